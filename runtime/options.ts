@@ -1,0 +1,125 @@
+// Host options, resolved once. Flags win over environment variables, which win over the
+// defaults below. This is the only file that reads `process.env`; everything else takes the
+// resolved, fully typed `HostOptions`.
+import path from 'node:path';
+import { z } from 'zod';
+import { PlughostError } from './errors.ts';
+
+export const defaults = {
+  port: 3000,
+  dataDir: './data',
+  sandbox: {
+    memoryMb: 64,
+    timeoutMs: 20_000,
+    maxTimeoutMs: 60_000,
+    /** Warm isolates kept at once; the least recently used is disposed past this. */
+    maxIsolates: 100,
+    /** Largest response body or handler result copied out of an isolate. */
+    maxResultBytes: 8 * 1024 * 1024,
+    maxLogBytes: 64 * 1024,
+    /** Blank isolates prepared ahead so that a cold installation skips isolate start-up. */
+    spareIsolates: 2,
+  },
+  http: {
+    maxBodyBytes: 1024 * 1024,
+    maxUploadBytes: 5 * 1024 * 1024,
+    maxHeaders: 100,
+  },
+  egress: {
+    maxResponseBytes: 10 * 1024 * 1024,
+    timeoutMs: 15_000,
+  },
+  kv: { maxKeyLength: 256, maxValueBytes: 64 * 1024 },
+};
+
+const hostList = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+const egressMap = z.string().transform((s, ctx) => {
+  const map: Record<string, string> = {};
+  for (const pair of s.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    const host = pair.slice(0, eq).trim().toLowerCase();
+    const base = pair.slice(eq + 1).trim();
+    if (eq <= 0 || !URL.canParse(base) || !/^https?:$/.test(new URL(base).protocol)) {
+      ctx.addIssue({ code: 'custom', message: `"${pair}" is not host=http(s)://base-url` });
+      continue;
+    }
+    map[host] = base;
+  }
+  return map;
+});
+
+const rawOptions = z.object({
+  port: z.coerce.number().int().min(0).max(65535).default(defaults.port),
+  data: z.string().min(1).default(defaults.dataDir),
+  databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres://').optional(),
+  operatorToken: z.string().min(16, 'must be at least 16 characters').optional(),
+  egressAllow: hostList.default([]),
+  egressMap: egressMap.default({}),
+  demo: z.union([z.boolean(), z.enum(['1', 'true', 'yes', 'on', '0', 'false', 'no', 'off', ''])])
+    .transform((v) => v === true || ['1', 'true', 'yes', 'on'].includes(String(v)))
+    .default(false),
+});
+
+export type RawOptions = z.input<typeof rawOptions>;
+
+export interface HostOptions {
+  port: number;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  operatorToken: string | undefined;
+  egressAllow: string[];
+  egressMap: Record<string, string>;
+  demo: boolean;
+  sandbox: typeof defaults.sandbox;
+  http: typeof defaults.http;
+  egress: typeof defaults.egress;
+  kv: typeof defaults.kv;
+}
+
+const envNames: Record<keyof RawOptions, string> = {
+  port: 'PORT',
+  data: 'PLUGHOST_DATA',
+  databaseUrl: 'DATABASE_URL',
+  operatorToken: 'PLUGHOST_OPERATOR_TOKEN',
+  egressAllow: 'PLUGHOST_EGRESS_ALLOW',
+  egressMap: 'PLUGHOST_EGRESS_MAP',
+  demo: 'PLUGHOST_DEMO',
+};
+
+/** Flags (already parsed by the CLI) over environment over defaults. Throws INVALID_BODY-free usage errors. */
+export function resolveOptions(
+  flags: Partial<RawOptions> = {},
+  env: Record<string, string | undefined> = process.env,
+  overrides: Partial<Omit<HostOptions, 'port' | 'dataDir' | 'databaseUrl' | 'operatorToken' | 'egressAllow' | 'egressMap' | 'demo'>> = {},
+): HostOptions {
+  const merged: Record<string, unknown> = {};
+  for (const key of Object.keys(envNames) as Array<keyof RawOptions>) {
+    const value = flags[key] ?? env[envNames[key]];
+    if (value !== undefined && value !== '') merged[key] = value;
+  }
+  const parsed = rawOptions.safeParse(merged);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      const key = String(i.path[0]) as keyof RawOptions;
+      return `--${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} (${envNames[key]}): ${i.message}`;
+    });
+    throw new PlughostError('INVALID_BODY', `invalid option: ${problems.join('; ')}`, { details: problems });
+  }
+  const o = parsed.data;
+  return {
+    port: o.port,
+    dataDir: path.resolve(o.data),
+    databaseUrl: o.databaseUrl,
+    operatorToken: o.operatorToken,
+    egressAllow: o.egressAllow,
+    egressMap: o.egressMap,
+    demo: o.demo,
+    sandbox: { ...defaults.sandbox, ...overrides.sandbox },
+    http: { ...defaults.http, ...overrides.http },
+    egress: { ...defaults.egress, ...overrides.egress },
+    kv: { ...defaults.kv, ...overrides.kv },
+  };
+}

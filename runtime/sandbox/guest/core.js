@@ -1,0 +1,94 @@
+// Guest core: runs inside the isolate, before any plugin code, in strict mode (the host
+// wraps every guest file in one strict function). It takes the host's one channel
+// (`__plughost_post`, a plain copied callback), deletes it from the global object, and
+// captures the intrinsics it relies on, so plugin code that tampers with globals cannot
+// change how the host glue behaves.
+
+const post = globalThis.__plughost_post;
+const limits = JSON.parse(globalThis.__plughost_limits);
+delete globalThis.__plughost_post;
+delete globalThis.__plughost_limits;
+// Shared memory and timing primitives are no use to a plugin and help side channels.
+delete globalThis.SharedArrayBuffer;
+delete globalThis.Atomics;
+delete globalThis.WebAssembly;
+
+const jsonParse = JSON.parse;
+const jsonStringify = JSON.stringify;
+const ObjectFreeze = Object.freeze;
+const ObjectCreate = Object.create;
+const ObjectKeys = Object.keys;
+const ObjectDefineProperty = Object.defineProperty;
+const ArrayIsArray = Array.isArray;
+const MapCtor = Map;
+const PromiseCtor = Promise;
+const ErrorCtor = Error;
+const StringCtor = String;
+const indirectEval = eval;
+
+/** The invocation whose code is running now: set on every entry from the host. */
+let current = 0;
+let nextOpId = 0;
+const pendingOps = new MapCtor();
+
+function send(message) {
+  const text = jsonStringify(message);
+  // Checked here, before the copy out of the isolate: the host never receives more.
+  if (text.length > limits.maxResultBytes) {
+    throw new ErrorCtor('result too large: ' + text.length + ' bytes, the limit is ' + limits.maxResultBytes);
+  }
+  post(text);
+}
+
+/** Asks the host to carry out `op`; the promise settles when the host delivers the outcome. */
+function hostCall(op, args) {
+  const invocation = current;
+  return new PromiseCtor((resolve, reject) => {
+    const opId = ++nextOpId;
+    pendingOps.set(opId, { resolve, reject, invocation });
+    try {
+      send({ t: 'op', id: invocation, opId, op, args });
+    } catch (err) {
+      pendingOps.delete(opId);
+      reject(err);
+    }
+  });
+}
+
+/** Host → guest: the outcome of an op. Errors arrive as `{code, message, status?, data?}`. */
+function deliver(opId, ok, payloadJson) {
+  const pending = pendingOps.get(opId);
+  if (!pending) return;
+  pendingOps.delete(opId);
+  current = pending.invocation;
+  const payload = payloadJson === undefined ? undefined : jsonParse(payloadJson);
+  if (ok) pending.resolve(payload);
+  else pending.reject(payload);
+}
+
+/** Turns a host error payload into an Error the plugin can catch and read. */
+function toError(payload) {
+  const err = new ErrorCtor(payload && payload.message ? payload.message : 'host operation failed');
+  if (payload && payload.code) err.code = payload.code;
+  if (payload && payload.status) err.status = payload.status;
+  return err;
+}
+
+function describe(value) {
+  if (typeof value === 'string') return value;
+  if (value instanceof ErrorCtor) return value.stack || (value.name + ': ' + value.message);
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'function') return '[Function ' + (value.name || 'anonymous') + ']';
+  if (typeof value === 'bigint' || typeof value === 'symbol') return value.toString();
+  try {
+    const text = jsonStringify(value);
+    return text === undefined ? StringCtor(value) : text;
+  } catch {
+    return StringCtor(value);
+  }
+}
+
+function errorInfo(err) {
+  if (err instanceof ErrorCtor) return { message: err.message, stack: err.stack, name: err.name, code: err.code };
+  return { message: describe(err) };
+}

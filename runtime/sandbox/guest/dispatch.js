@@ -1,0 +1,132 @@
+// Guest dispatch: the one entry the host calls to run plugin code. `init` loads the package,
+// `route` calls a service module's `run(eventData)` (Zengine), `event` calls a handler named
+// in plugin.json (Freshworks). Outcomes go back over the channel: `respond` when a route
+// sends its response, `settled` when the called function's promise settles.
+
+let mainFile = null;
+
+function settle(id, ok, value) {
+  current = id;
+  try {
+    send(ok ? { t: 'settled', id, ok: true, value: value === undefined ? null : value } : { t: 'settled', id, ok: false, error: errorInfo(value) });
+  } catch (err) {
+    send({ t: 'settled', id, ok: false, error: errorInfo(err), tooLarge: true });
+  }
+}
+
+function runSettling(id, fn) {
+  let result;
+  try {
+    result = fn();
+  } catch (err) {
+    settle(id, false, err);
+    return;
+  }
+  PromiseCtor.resolve(result).then((value) => settle(id, true, value), (err) => settle(id, false, err));
+}
+
+function encodeBody(body, type) {
+  if (body === undefined || body === null) return { bodyText: '', type };
+  if (typeof body === 'string') return { bodyText: body, type: type || 'text/html; charset=utf-8' };
+  if (body instanceof ArrayBuffer) return { bodyBase64: bytesToBase64(new Uint8Array(body)), type: type || 'application/octet-stream' };
+  if (ArrayBuffer.isView(body)) {
+    return { bodyBase64: bytesToBase64(new Uint8Array(body.buffer, body.byteOffset, body.byteLength)), type: type || 'application/octet-stream' };
+  }
+  if (typeof body === 'object') return { bodyText: jsonStringify(body), type: type || 'application/json; charset=utf-8' };
+  return { bodyText: StringCtor(body), type: type || 'text/html; charset=utf-8' };
+}
+
+function makeResponse(id) {
+  let statusCode = 200;
+  const headers = ObjectCreate(null);
+  let sent = false;
+  const response = {
+    get headersSent() { return sent; },
+    get statusCode() { return statusCode; },
+    status(code) {
+      const n = Number(code);
+      if (!Number.isInteger(n) || n < 100 || n > 599) throw new RangeError('invalid status code: ' + code);
+      statusCode = n;
+      return response;
+    },
+    set(name, value) {
+      if (name && typeof name === 'object') { for (const k of ObjectKeys(name)) response.set(k, name[k]); return response; }
+      headers[StringCtor(name).toLowerCase()] = ArrayIsArray(value) ? value.map(StringCtor).join(', ') : StringCtor(value);
+      return response;
+    },
+    header(name, value) { return response.set(name, value); },
+    get(name) { return headers[StringCtor(name).toLowerCase()]; },
+    type(value) { return response.set('content-type', StringCtor(value).includes('/') ? value : 'application/' + value); },
+    send(body) {
+      if (sent) {
+        globalThis.console.warn('response already sent; this send() is ignored');
+        return response;
+      }
+      sent = true;
+      current = id;
+      const encoded = encodeBody(body, headers['content-type']);
+      const message = { t: 'respond', id, status: statusCode, headers: { ...headers, 'content-type': encoded.type }, bodyText: encoded.bodyText, bodyBase64: encoded.bodyBase64 };
+      try {
+        send(message);
+      } catch (err) {
+        send({ t: 'respond', id, tooLarge: true, error: errorInfo(err) });
+      }
+      return response;
+    },
+    json(body) {
+      if (!headers['content-type']) headers['content-type'] = 'application/json; charset=utf-8';
+      return response.send(jsonStringify(body === undefined ? null : body));
+    },
+    end(body) { return response.send(body === undefined ? '' : body); },
+    sendStatus(code) { return response.status(code).send(StringCtor(code)); },
+    redirect(statusOrUrl, maybeUrl) {
+      const url = maybeUrl === undefined ? statusOrUrl : maybeUrl;
+      return response.status(maybeUrl === undefined ? 302 : statusOrUrl).set('location', url).send('');
+    },
+  };
+  return response;
+}
+
+function exportsOf(file, what) {
+  const exported = loadModule(file);
+  if (exported === null || (typeof exported !== 'object' && typeof exported !== 'function')) {
+    throw new TypeError(file + ' does not export an object; ' + what);
+  }
+  return exported;
+}
+
+function dispatch(id, kind, payloadJson) {
+  current = id;
+  const payload = jsonParse(payloadJson);
+  if (kind === 'init') {
+    setPackageFiles(payload.files);
+    mainFile = payload.main;
+    runSettling(id, () => { if (mainFile) loadModule(mainFile); });
+  } else if (kind === 'route') {
+    runSettling(id, () => {
+      const mod = exportsOf(payload.main, 'a service module must set exports.run');
+      if (typeof mod.run !== 'function') {
+        const err = new TypeError(payload.main + ' has no exports.run(eventData); a service module must export run');
+        err.code = 'PLUGIN_NO_HANDLER';
+        throw err;
+      }
+      const eventData = { request: payload.request, response: makeResponse(id) };
+      return mod.run(eventData);
+    });
+  } else if (kind === 'event') {
+    runSettling(id, () => {
+      const mod = exportsOf(mainFile, 'event handlers are exported functions');
+      const handler = mod[payload.handler];
+      if (typeof handler !== 'function') {
+        const err = new TypeError(mainFile + ' exports no function `' + payload.handler + '`; export it or fix events.' + payload.event + '.handler in plugin.json');
+        err.code = 'PLUGIN_NO_HANDLER';
+        throw err;
+      }
+      return handler.call(mod, payload.payload);
+    });
+  } else {
+    settle(id, false, new ErrorCtor('unknown dispatch kind: ' + kind));
+  }
+}
+
+return { dispatch, deliver };

@@ -1,0 +1,239 @@
+// One installation's isolate: loads its package once, then runs invocations in it. Every
+// entry into the guest carries isolated-vm's timeout; a host watchdog covers code that
+// awaits forever. A timeout inside guest code, a memory overrun or any other fatal error
+// disposes the isolate, and the sandbox builds a fresh one for the next call.
+import type { ErrorCode } from '../errors.ts';
+import { isPlughostError } from '../errors.ts';
+import type { PreparedIsolate } from './prepared-isolate.ts';
+import { RunLog, type LogLevel } from './run-log.ts';
+import type { InvocationKind, InvocationOutcome, InvokeRequest, Ops, RouteResponse, SandboxPlugin } from './types.ts';
+
+export interface PluginIsolateOptions {
+  plugin: SandboxPlugin;
+  prepared: PreparedIsolate;
+  ops: Ops;
+  maxResultBytes: number;
+  maxLogBytes: number;
+  /** Grace after the time limit before the watchdog gives up on a run. */
+  watchdogMarginMs?: number;
+  onFatal?: (reason: string) => void;
+}
+
+interface Invocation {
+  id: number;
+  kind: InvocationKind;
+  log: RunLog;
+  controller: AbortController;
+  startedAt: number;
+  deadline: number;
+  pendingOps: Set<number>;
+  settled: { ok: boolean; value?: unknown; error?: { message?: string; stack?: string; code?: string } } | undefined;
+  finish(outcome: Omit<InvocationOutcome, 'log' | 'startedAt' | 'durationMs'>): void;
+  done: Promise<InvocationOutcome>;
+}
+
+const TEXT_FILE = /\.(js|cjs|json)$/;
+
+export interface PluginIsolate {
+  readonly plugin: SandboxPlugin;
+  readonly disposed: boolean;
+  invoke(request: InvokeRequest): Promise<InvocationOutcome>;
+  /** Loads the package now (top-level code runs), so the first call finds it ready. */
+  preload(): Promise<void>;
+  dispose(): void;
+}
+
+export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolate {
+  const { plugin, prepared, ops } = options;
+  const margin = options.watchdogMarginMs ?? 100;
+  const invocations = new Map<number, Invocation>();
+  let nextId = 0;
+  let busy = 0; // guest entries in flight: when > 0 the isolate is executing code
+  let disposed = false;
+  let loaded: Promise<void> | undefined;
+
+  const dispose = (reason: string) => {
+    if (disposed) return;
+    disposed = true;
+    prepared.dispose();
+    options.onFatal?.(reason);
+    const code: ErrorCode = reason === 'memory' ? 'PLUGIN_MEMORY_LIMIT' : reason === 'timeout' ? 'PLUGIN_TIMEOUT' : 'PLUGIN_ERROR';
+    for (const inv of invocations.values()) {
+      inv.finish({ status: code === 'PLUGIN_TIMEOUT' ? 'timed-out' : 'failed', error: { code, message: fatalMessage(reason, plugin) } });
+    }
+  };
+
+  /** Runs one entry into the guest under the remaining time; fatal failures dispose the isolate. */
+  const enter = async (inv: Invocation | undefined, fn: (timeout: number) => Promise<unknown>) => {
+    if (disposed) return;
+    busy++;
+    try {
+      await fn(Math.max(1, (inv?.deadline ?? Date.now() + 1000) - Date.now()));
+    } catch (err) {
+      const message = (err as Error)?.message ?? String(err);
+      if (/memory limit/i.test(message) || prepared.isolate.isDisposed) dispose('memory');
+      else if (/timed out/i.test(message)) dispose('timeout');
+      else dispose(`host error: ${message}`);
+    } finally {
+      busy--;
+    }
+  };
+
+  const deliver = (opId: number, inv: Invocation | undefined, ok: boolean, payload: unknown) => {
+    const json = payload === undefined ? undefined : JSON.stringify(payload);
+    return enter(inv, (timeout) => prepared.deliver.apply(undefined, [opId, ok, json], { timeout, arguments: { copy: true } }));
+  };
+
+  const runOp = async (inv: Invocation, opId: number, op: string, args: Record<string, unknown>) => {
+    const handler = Object.hasOwn(ops, op) ? ops[op] : undefined;
+    inv.pendingOps.add(opId);
+    try {
+      if (!handler) throw Object.assign(new Error(`unknown host operation ${op}`), { status: 400 });
+      const value = await handler({
+        args, plugin, signal: inv.controller.signal, deadline: inv.deadline,
+        log: (level, text) => inv.log.append(level, text),
+      });
+      if (invocations.has(inv.id)) await deliver(opId, inv, true, value === undefined ? null : value);
+    } catch (err) {
+      if (invocations.has(inv.id)) await deliver(opId, inv, false, opError(err));
+    } finally {
+      inv.pendingOps.delete(opId);
+      checkQuiet(inv);
+    }
+  };
+
+  // An event run is over once its handler has settled and no host work it started is open.
+  const checkQuiet = (inv: Invocation) => {
+    if (inv.kind === 'route' || !inv.settled || inv.pendingOps.size > 0) return;
+    if (inv.settled.ok) inv.finish({ status: 'succeeded', value: inv.settled.value });
+    else inv.finish({ status: 'failed', error: pluginError(inv.settled.error, inv.kind) });
+  };
+
+  const onMessage = (text: string) => {
+    if (text.length > options.maxResultBytes + 1024) return dispose('oversized message');
+    let msg: Record<string, any>;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return dispose('malformed message');
+    }
+    const inv = invocations.get(Number(msg.id));
+    if (msg.t === 'log') {
+      inv?.log.append((['log', 'info', 'warn', 'error', 'debug'].includes(msg.level) ? msg.level : 'log') as LogLevel, String(msg.text));
+    } else if (msg.t === 'op') {
+      const opId = Number(msg.opId);
+      if (!inv) void deliver(opId, undefined, false, { code: 'CANCELLED', message: 'the run that started this operation has ended', status: 499 });
+      else void runOp(inv, opId, String(msg.op), (msg.args ?? {}) as Record<string, unknown>);
+    } else if (msg.t === 'respond' && inv) {
+      if (msg.tooLarge) {
+        inv.finish({ status: 'failed', error: { code: 'PLUGIN_RESULT_TOO_LARGE', message: `the response is over ${options.maxResultBytes} bytes` } });
+      } else {
+        inv.finish({ status: 'succeeded', response: toResponse(msg) });
+      }
+    } else if (msg.t === 'settled' && inv) {
+      if (msg.tooLarge) {
+        inv.finish({ status: 'failed', error: { code: 'PLUGIN_RESULT_TOO_LARGE', message: `the result is over ${options.maxResultBytes} bytes` } });
+        return;
+      }
+      inv.settled = msg.ok ? { ok: true, value: msg.value } : { ok: false, error: msg.error };
+      if (!msg.ok && inv.kind === 'route') inv.finish({ status: 'failed', error: pluginError(msg.error, inv.kind) });
+      else checkQuiet(inv);
+    }
+  };
+  prepared.listen(onMessage);
+
+  const start = (kind: InvocationKind, payload: unknown, timeoutMs: number): Invocation => {
+    const id = ++nextId;
+    const startedAt = Date.now();
+    let resolveDone!: (o: InvocationOutcome) => void;
+    const done = new Promise<InvocationOutcome>((r) => { resolveDone = r; });
+    const log = new RunLog(options.maxLogBytes);
+    const controller = new AbortController();
+    let finished = false;
+    const watchdog = setTimeout(() => {
+      // Code still executing past its limit plus the margin cannot be stopped gently.
+      if (busy > 0) dispose('timeout');
+      inv.finish({ status: 'timed-out', error: { code: 'PLUGIN_TIMEOUT', message: `the plugin did not ${kind === 'route' ? 'respond' : 'finish'} within ${timeoutMs} ms` } });
+    }, timeoutMs + margin);
+    const inv: Invocation = {
+      id, kind, log, controller, startedAt, deadline: startedAt + timeoutMs, pendingOps: new Set(), settled: undefined, done,
+      finish(outcome) {
+        if (finished) return;
+        finished = true;
+        clearTimeout(watchdog);
+        invocations.delete(id);
+        controller.abort();
+        if (outcome.error) log.append('host', `${outcome.error.code}: ${outcome.error.message}`);
+        resolveDone({ ...outcome, log: log.toString(), startedAt, durationMs: Date.now() - startedAt });
+      },
+    };
+    invocations.set(id, inv);
+    const json = JSON.stringify(payload);
+    void enter(inv, (timeout) => prepared.dispatch.apply(undefined, [id, kind, json], { timeout, arguments: { copy: true } }));
+    return inv;
+  };
+
+  const load = (timeoutMs: number): Promise<void> => {
+    loaded ??= (async () => {
+      const files: Record<string, string> = {};
+      for (const [p, bytes] of plugin.files) if (TEXT_FILE.test(p)) files[p] = Buffer.from(bytes).toString('utf8');
+      const outcome = await start('init', { files, main: plugin.manifest.main }, timeoutMs).done;
+      if (outcome.status !== 'succeeded') {
+        const error = outcome.error?.code === 'PLUGIN_ERROR'
+          ? { code: 'PLUGIN_LOAD_ERROR' as const, message: `loading ${plugin.manifest.main} failed: ${outcome.error.message}` }
+          : outcome.error!;
+        dispose('load failed');
+        throw Object.assign(new Error(error.message), { outcome: { ...outcome, error } });
+      }
+    })();
+    return loaded;
+  };
+
+  return {
+    plugin,
+    get disposed() { return disposed; },
+    async invoke(request) {
+      const timeoutMs = request.timeoutMs ?? plugin.manifest.limits.timeoutMs;
+      if (disposed) throw new Error('isolate disposed');
+      try {
+        await load(timeoutMs);
+      } catch (err) {
+        return (err as { outcome: InvocationOutcome }).outcome;
+      }
+      return start(request.kind, request.payload, timeoutMs).done;
+    },
+    preload: () => load(plugin.manifest.limits.timeoutMs),
+    dispose: () => dispose('closed'),
+  };
+}
+
+function toResponse(msg: Record<string, any>): RouteResponse {
+  const body = typeof msg.bodyBase64 === 'string' ? Buffer.from(msg.bodyBase64, 'base64') : Buffer.from(String(msg.bodyText ?? ''), 'utf8');
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries((msg.headers ?? {}) as Record<string, unknown>)) if (v !== undefined) headers[k] = String(v);
+  return { status: Number(msg.status) || 200, headers, body };
+}
+
+function pluginError(error: { message?: string; stack?: string; code?: string } | undefined, kind: InvocationKind): { code: ErrorCode; message: string } {
+  const message = error?.stack ?? error?.message ?? 'the plugin failed';
+  if (error?.code === 'PLUGIN_NO_HANDLER') return { code: 'PLUGIN_NO_HANDLER', message: error.message ?? message };
+  if (kind === 'init') return { code: 'PLUGIN_LOAD_ERROR', message };
+  return { code: 'PLUGIN_ERROR', message };
+}
+
+/** What the guest receives when an op fails: never a host stack or an internal message. */
+function opError(err: unknown): { code: string; message: string; status: number } {
+  if (isPlughostError(err)) return { code: err.code, message: err.expose ? err.message : 'internal error', status: err.status };
+  const e = err as { status?: unknown; message?: unknown; code?: unknown };
+  if (e && typeof e.status === 'number' && typeof e.message === 'string') {
+    return { code: typeof e.code === 'string' ? e.code : 'OP_FAILED', message: e.message, status: e.status };
+  }
+  return { code: 'INTERNAL', message: 'internal error', status: 500 };
+}
+
+function fatalMessage(reason: string, plugin: SandboxPlugin): string {
+  if (reason === 'memory') return `the plugin ran out of memory (limit ${plugin.manifest.limits.memoryMb} MiB); its isolate was restarted`;
+  if (reason === 'timeout') return `the plugin ran past its time limit (${plugin.manifest.limits.timeoutMs} ms); its isolate was restarted`;
+  if (reason === 'closed') return 'the plugin was stopped (host shutting down or plugin updated)';
+  return `the plugin's isolate failed (${reason}) and was restarted`;
+}

@@ -1,0 +1,56 @@
+// A blank isolate with the guest glue loaded and its bootstrap globals deleted, ready to
+// be given one plugin package. Kept separate from the plugin so that a few can be prepared
+// ahead of need (the spare pool) and a cold installation skips isolate start-up.
+import ivm from 'isolated-vm';
+import { guestSource } from './guest-source.ts';
+
+export interface GuestLimits { maxResultBytes: number; maxLogBytes: number }
+
+export interface PreparedIsolate {
+  readonly isolate: ivm.Isolate;
+  readonly context: ivm.Context;
+  readonly dispatch: ivm.Reference<(id: number, kind: string, payloadJson: string) => void>;
+  readonly deliver: ivm.Reference<(opId: number, ok: boolean, payloadJson?: string) => void>;
+  readonly memoryMb: number;
+  /** Routes the guest's channel to `handler`; set once, by the plugin isolate that takes this one. */
+  listen(handler: (message: string) => void): void;
+  dispose(): void;
+}
+
+let compiled: { source: string; cache?: ivm.ExternalCopy<ArrayBuffer> } | undefined;
+
+export async function prepareIsolate(memoryMb: number, limits: GuestLimits): Promise<PreparedIsolate> {
+  const isolate = new ivm.Isolate({ memoryLimit: memoryMb });
+  try {
+    const context = await isolate.createContext();
+    let handler: ((message: string) => void) | undefined;
+    // The guest captures this callback at bootstrap, so it must exist before the plugin is
+    // known: it forwards to whichever handler the owning plugin isolate installs. It is
+    // synchronous so that every message a guest entry posts is handled before that entry
+    // returns: an event run is judged quiet only after its last continuation has run.
+    await context.global.set('__plughost_post', new ivm.Callback((message: string) => { handler?.(message); }, { sync: true }));
+    await context.global.set('__plughost_limits', JSON.stringify(limits));
+    compiled ??= { source: guestSource() };
+    const script = await isolate.compileScript(compiled.source, {
+      filename: 'plughost:///guest.js',
+      ...(compiled.cache ? { cachedData: compiled.cache } : { produceCachedData: true }),
+    });
+    if (!compiled.cache && script.cachedData) compiled.cache = script.cachedData;
+    const api = (await script.run(context, { reference: true, timeout: 5000 })) as ivm.Reference<Record<string, unknown>>;
+    const dispatch = (await api.get('dispatch', { reference: true })) as PreparedIsolate['dispatch'];
+    const deliver = (await api.get('deliver', { reference: true })) as PreparedIsolate['deliver'];
+    api.release();
+    script.release();
+    return {
+      isolate, context, dispatch, deliver, memoryMb,
+      listen(h) { handler = h; },
+      dispose() {
+        handler = undefined;
+        if (!isolate.isDisposed) isolate.dispose();
+      },
+    };
+  } catch (err) {
+    if (!isolate.isDisposed) isolate.dispose();
+    throw err;
+  }
+}

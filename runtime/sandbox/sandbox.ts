@@ -1,0 +1,117 @@
+// The sandbox: one warm isolate per installation, capped by an LRU, and a few blank
+// isolates prepared ahead so that a cold installation only has to load its own code.
+// A plugin whose isolate died (timeout, memory, load error) gets a fresh one on its next call.
+import { createPluginIsolate, type PluginIsolate } from './plugin-isolate.ts';
+import { prepareIsolate, type GuestLimits, type PreparedIsolate } from './prepared-isolate.ts';
+import type { InvocationOutcome, InvokeRequest, Ops, SandboxPlugin } from './types.ts';
+
+export interface SandboxOptions {
+  ops: Ops;
+  memoryMb: number;
+  maxIsolates: number;
+  maxResultBytes: number;
+  maxLogBytes: number;
+  spareIsolates: number;
+  /** Told when an isolate is disposed for a fatal reason (for logs and metrics). */
+  onFatal?: (plugin: SandboxPlugin, reason: string) => void;
+}
+
+export interface Sandbox {
+  invoke(plugin: SandboxPlugin, request: InvokeRequest): Promise<InvocationOutcome>;
+  /** Loads the plugin's isolate ahead of its first call. */
+  warm(plugin: SandboxPlugin): Promise<void>;
+  /** Drops an installation's isolate (uninstalled, upgraded, deactivated). */
+  evict(installationId: string): void;
+  stats(): { warm: number; spare: number };
+  close(): Promise<void>;
+}
+
+export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
+  const guestLimits: GuestLimits = { maxResultBytes: options.maxResultBytes, maxLogBytes: options.maxLogBytes };
+  const warm = new Map<string, Promise<PluginIsolate>>();
+  const spares: Promise<PreparedIsolate>[] = [];
+  let closed = false;
+
+  const refill = () => {
+    while (!closed && spares.length < options.spareIsolates) {
+      const p = prepareIsolate(options.memoryMb, guestLimits);
+      p.catch(() => undefined); // a failed spare is dropped when taken; take() then prepares afresh
+      spares.push(p);
+    }
+  };
+
+  const take = async (memoryMb: number): Promise<PreparedIsolate> => {
+    if (memoryMb === options.memoryMb && spares.length > 0) {
+      const spare = spares.shift()!;
+      refill();
+      try {
+        return await spare;
+      } catch {
+        return prepareIsolate(memoryMb, guestLimits);
+      }
+    }
+    return prepareIsolate(memoryMb, guestLimits);
+  };
+
+  const isolateFor = (plugin: SandboxPlugin): Promise<PluginIsolate> => {
+    const existing = warm.get(plugin.installationId);
+    if (existing) {
+      warm.delete(plugin.installationId);
+      warm.set(plugin.installationId, existing); // most recently used last
+      return existing.then((iso) => {
+        if (!iso.disposed && iso.plugin.revision === plugin.revision) return iso;
+        if (warm.get(plugin.installationId) === existing) warm.delete(plugin.installationId);
+        if (!iso.disposed) iso.dispose();
+        return isolateFor(plugin);
+      });
+    }
+    const created = take(plugin.manifest.limits.memoryMb).then((prepared) =>
+      createPluginIsolate({
+        plugin, prepared, ops: options.ops, maxResultBytes: options.maxResultBytes, maxLogBytes: options.maxLogBytes,
+        onFatal: (reason) => {
+          if (warm.get(plugin.installationId) === created) warm.delete(plugin.installationId);
+          if (reason !== 'closed') options.onFatal?.(plugin, reason);
+        },
+      }),
+    );
+    warm.set(plugin.installationId, created);
+    created.catch(() => { if (warm.get(plugin.installationId) === created) warm.delete(plugin.installationId); });
+    while (warm.size > options.maxIsolates) {
+      const [oldestId, oldest] = warm.entries().next().value!;
+      warm.delete(oldestId);
+      void oldest.then((iso) => iso.dispose(), () => undefined);
+    }
+    return created;
+  };
+
+  refill();
+
+  return {
+    async invoke(plugin, request) {
+      if (closed) throw new Error('the sandbox is closed');
+      let iso = await isolateFor(plugin);
+      // Another run may have killed this isolate since it was handed out: take a fresh one.
+      if (iso.disposed) iso = await isolateFor(plugin);
+      return iso.invoke(request);
+    },
+    async warm(plugin) {
+      const iso = await isolateFor(plugin);
+      await iso.preload().catch(() => undefined); // a load error is reported by the first real call
+    },
+    evict(installationId) {
+      const existing = warm.get(installationId);
+      if (!existing) return;
+      warm.delete(installationId);
+      void existing.then((iso) => iso.dispose(), () => undefined);
+    },
+    stats: () => ({ warm: warm.size, spare: spares.length }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      const all = [...warm.values()];
+      warm.clear();
+      for (const iso of await Promise.allSettled(all)) if (iso.status === 'fulfilled') iso.value.dispose();
+      for (const spare of await Promise.allSettled(spares.splice(0))) if (spare.status === 'fulfilled') spare.value.dispose();
+    },
+  };
+}

@@ -1,0 +1,54 @@
+// Types shared across the sandbox: what it needs to know about a plugin installation,
+// the host operations (ops) the guest may ask for, and what one invocation produces.
+import type { ErrorCode } from '../errors.ts';
+import type { PluginManifest } from '../packages/manifest.ts';
+import type { LogLevel } from './run-log.ts';
+
+export type PackageFiles = Map<string, Uint8Array>;
+
+export interface SandboxPlugin {
+  installationId: string;
+  workspaceId: string;
+  namespace: string;
+  /** Changes whenever the code or settings the isolate was built from change. */
+  revision: string;
+  manifest: PluginManifest;
+  files: PackageFiles;
+  /** All installation parameters, secure ones decrypted (handed to event handlers). */
+  iparams: Record<string, unknown>;
+}
+
+export type InvocationKind = 'init' | 'route' | 'event';
+
+/** One call from plugin code to a host capability. */
+export interface OpCall {
+  args: Record<string, unknown>;
+  plugin: SandboxPlugin;
+  /** Aborted when the invocation ends: outbound work still open is cancelled. */
+  signal: AbortSignal;
+  /** Epoch ms by which the invocation must finish. */
+  deadline: number;
+  log(level: LogLevel, text: string): void;
+}
+
+export type OpHandler = (call: OpCall) => Promise<unknown>;
+export type Ops = Record<string, OpHandler>;
+
+export interface InvokeRequest {
+  kind: 'route' | 'event';
+  payload: unknown;
+  /** Defaults to the manifest's limit. */
+  timeoutMs?: number;
+}
+
+export interface RouteResponse { status: number; headers: Record<string, string>; body: Buffer }
+
+export interface InvocationOutcome {
+  status: 'succeeded' | 'failed' | 'timed-out';
+  response?: RouteResponse;
+  value?: unknown;
+  error?: { code: ErrorCode; message: string };
+  log: string;
+  startedAt: number;
+  durationMs: number;
+}

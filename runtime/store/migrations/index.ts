@@ -1,0 +1,14 @@
+// The migration set, bundled with the code and run in this order on both stores.
+// Add a file and list it here; never edit a migration that has shipped.
+import type { Knex } from 'knex';
+import * as m001 from './001_core.ts';
+
+const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
+  '001_core': m001,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};

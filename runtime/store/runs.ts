@@ -1,0 +1,66 @@
+// The run log: one row per invocation of plugin code (route call, scheduled firing, hook,
+// event), with status, timing, captured log and error.
+import type { Knex } from 'knex';
+import { PlughostError } from '../errors.ts';
+import type { Page, PageRequest } from './page.ts';
+
+export type RunKind = 'route' | 'webhook' | 'event' | 'hook' | 'service';
+export type RunTrigger = 'http' | 'schedule' | 'manual' | 'retry' | 'catch-up';
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'timed-out';
+
+export interface RunError { code: string; message: string }
+export interface Run {
+  id: string; workspaceId: string; installationId: string | null; kind: RunKind; trigger: RunTrigger; target: string;
+  status: RunStatus; scheduleId: string | null; idempotencyKey: string | null; attempt: number; httpStatus: number | null;
+  startedAt: number; finishedAt: number | null; durationMs: number | null; log: string; error: RunError | null;
+}
+export interface RunFilter { kind?: string | undefined; status?: string | undefined; installationId?: string | undefined; scheduleId?: string | undefined }
+
+interface Row {
+  id: string; workspace_id: string; installation_id: string | null; kind: string; trigger: string; target: string; status: string;
+  schedule_id: string | null; idempotency_key: string | null; attempt: number; http_status: number | null;
+  started_at: number; finished_at: number | null; duration_ms: number | null; log: string; error: string | null;
+}
+
+const toRun = (r: Row): Run => ({
+  id: r.id, workspaceId: r.workspace_id, installationId: r.installation_id, kind: r.kind as RunKind, trigger: r.trigger as RunTrigger,
+  target: r.target, status: r.status as RunStatus, scheduleId: r.schedule_id, idempotencyKey: r.idempotency_key,
+  attempt: Number(r.attempt), httpStatus: r.http_status === null ? null : Number(r.http_status),
+  startedAt: Number(r.started_at), finishedAt: r.finished_at === null ? null : Number(r.finished_at),
+  durationMs: r.duration_ms === null ? null : Number(r.duration_ms), log: r.log, error: r.error ? JSON.parse(r.error) : null,
+});
+
+const toRow = (r: Run): Row => ({
+  id: r.id, workspace_id: r.workspaceId, installation_id: r.installationId, kind: r.kind, trigger: r.trigger, target: r.target.slice(0, 300),
+  status: r.status, schedule_id: r.scheduleId, idempotency_key: r.idempotencyKey, attempt: r.attempt, http_status: r.httpStatus,
+  started_at: r.startedAt, finished_at: r.finishedAt, duration_ms: r.durationMs, log: r.log, error: r.error ? JSON.stringify(r.error) : null,
+});
+
+export function runsTable(db: Knex) {
+  return {
+    async insertMany(runs: Run[]): Promise<void> {
+      // Batches keep the statement under SQLite's bound-variable limit.
+      for (let i = 0; i < runs.length; i += 50) await db('runs').insert(runs.slice(i, i + 50).map(toRow));
+    },
+    async get(workspaceId: string, id: string): Promise<Run> {
+      const row = await db('runs').where({ workspace_id: workspaceId, id }).first();
+      if (!row) throw new PlughostError('RUN_NOT_FOUND', `no run \`${id}\` in workspace \`${workspaceId}\``);
+      return toRun(row);
+    },
+    /** Newest first: the cursor is the last id seen, and the next page holds older ids. */
+    async list(workspaceId: string, filter: RunFilter, page: PageRequest): Promise<Page<Omit<Run, 'log'>>> {
+      const q = db('runs').where({ workspace_id: workspaceId });
+      if (filter.kind) q.where({ kind: filter.kind });
+      if (filter.status) q.where({ status: filter.status });
+      if (filter.installationId) q.where({ installation_id: filter.installationId });
+      if (filter.scheduleId) q.where({ schedule_id: filter.scheduleId });
+      const limit = page.limit ?? 50;
+      if (page.cursor) q.where('id', '<', Buffer.from(page.cursor, 'base64url').toString('utf8'));
+      const rows: Row[] = await q.orderBy('id', 'desc').limit(limit + 1);
+      const data = rows.slice(0, limit).map((r) => { const { log: _log, ...rest } = toRun(r); return rest; });
+      const last = data.at(-1);
+      return { data, nextCursor: rows.length > limit && last ? Buffer.from(last.id).toString('base64url') : null };
+    },
+  };
+}
+export type RunsTable = ReturnType<typeof runsTable>;

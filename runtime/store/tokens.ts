@@ -1,0 +1,27 @@
+// Admin tokens, stored as SHA-256 hashes only. The operator token has no workspace;
+// a workspace token manages exactly one workspace.
+import type { Knex } from 'knex';
+
+export interface TokenRecord { id: string; tokenHash: string; kind: 'operator' | 'workspace'; workspaceId: string | null; createdAt: number }
+interface Row { id: string; token_hash: string; kind: string; workspace_id: string | null; created_at: number }
+
+const toToken = (r: Row): TokenRecord => ({
+  id: r.id, tokenHash: r.token_hash, kind: r.kind as TokenRecord['kind'], workspaceId: r.workspace_id, createdAt: Number(r.created_at),
+});
+
+export function tokensTable(db: Knex) {
+  return {
+    async insert(t: TokenRecord): Promise<void> {
+      await db('tokens').insert({ id: t.id, token_hash: t.tokenHash, kind: t.kind, workspace_id: t.workspaceId, created_at: t.createdAt });
+    },
+    async findByHash(tokenHash: string): Promise<TokenRecord | undefined> {
+      const row = await db('tokens').where({ token_hash: tokenHash }).first();
+      return row ? toToken(row) : undefined;
+    },
+    async countOperator(): Promise<number> {
+      const row = await db('tokens').where({ kind: 'operator' }).count({ n: '*' }).first();
+      return Number(row?.n ?? 0);
+    },
+  };
+}
+export type TokensTable = ReturnType<typeof tokensTable>;
