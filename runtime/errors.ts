@@ -14,6 +14,7 @@ export const errorCodes = {
   FORBIDDEN: { status: 403, doc: 'the token is valid but not for this workspace or action' },
   // lookups
   NOT_FOUND: { status: 404, doc: 'no such path' },
+  METHOD_NOT_ALLOWED: { status: 405, doc: 'the path exists but not for this method' },
   WORKSPACE_NOT_FOUND: { status: 404, doc: 'no workspace with that id' },
   PLUGIN_NOT_FOUND: { status: 404, doc: 'no published plugin (or version) with that name' },
   INSTALLATION_NOT_FOUND: { status: 404, doc: 'no installation with that id in the workspace' },

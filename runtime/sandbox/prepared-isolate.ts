@@ -31,7 +31,7 @@ export async function prepareIsolate(memoryMb: number, limits: GuestLimits): Pro
     await context.global.set('__plughost_post', new ivm.Callback((message: string) => { handler?.(message); }, { sync: true }));
     await context.global.set('__plughost_limits', JSON.stringify(limits));
     compiled ??= { source: guestSource() };
-    const script = await isolate.compileScript(compiled.source, {
+    const script: ivm.Script & ivm.CachedDataResult = await isolate.compileScript(compiled.source, {
       filename: 'plughost:///guest.js',
       ...(compiled.cache ? { cachedData: compiled.cache } : { produceCachedData: true }),
     });

@@ -1,0 +1,68 @@
+// Who is calling: the operator (manages everything) or one workspace's token (manages that
+// workspace only). Tokens are looked up by SHA-256 hash and the hash compared in constant time.
+import { PlughostError } from './errors.ts';
+import { newId, newToken } from './ids.ts';
+import { hashToken, sameHash } from './secrets.ts';
+import type { Store } from './store/store.ts';
+
+export type Principal = { kind: 'operator' } | { kind: 'workspace'; workspaceId: string };
+
+export function bearerOf(header: string | undefined): string | undefined {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return m?.[1];
+}
+
+export function createAuth(store: Store, now: () => number) {
+  return {
+    /** The principal for a token, or undefined for an unknown one. */
+    async principalOf(token: string | undefined): Promise<Principal | undefined> {
+      if (!token || token.length > 200) return undefined;
+      const hash = hashToken(token);
+      const record = await store.tokens.findByHash(hash);
+      if (!record || !sameHash(record.tokenHash, hash)) return undefined;
+      return record.kind === 'operator' ? { kind: 'operator' } : { kind: 'workspace', workspaceId: record.workspaceId! };
+    },
+
+    async require(token: string | undefined): Promise<Principal> {
+      const principal = await this.principalOf(token);
+      if (!principal) throw new PlughostError('UNAUTHORIZED', token ? 'the bearer token is not valid on this host' : 'send `Authorization: Bearer <token>` (the operator token or a workspace token)');
+      return principal;
+    },
+
+    /** Throws FORBIDDEN unless the principal may manage `workspaceId`. */
+    checkWorkspace(principal: Principal, workspaceId: string): void {
+      if (principal.kind === 'workspace' && principal.workspaceId !== workspaceId) {
+        throw new PlughostError('FORBIDDEN', 'this workspace token manages another workspace');
+      }
+    },
+
+    checkOperator(principal: Principal): void {
+      if (principal.kind !== 'operator') throw new PlughostError('FORBIDDEN', 'only the operator token may do this');
+    },
+
+    async createWorkspaceToken(workspaceId: string): Promise<string> {
+      await store.workspaces.require(workspaceId);
+      const token = newToken('phw');
+      await store.tokens.insert({ id: newId('tok'), tokenHash: hashToken(token), kind: 'workspace', workspaceId, createdAt: now() });
+      return token;
+    },
+
+    /**
+     * Makes sure an operator token exists. A configured token is stored (hashed) if new;
+     * with none configured and none stored, one is generated and returned, to be printed once.
+     */
+    async ensureOperatorToken(configured: string | undefined): Promise<string | undefined> {
+      if (configured) {
+        if (!(await store.tokens.findByHash(hashToken(configured)))) {
+          await store.tokens.insert({ id: newId('tok'), tokenHash: hashToken(configured), kind: 'operator', workspaceId: null, createdAt: now() });
+        }
+        return undefined;
+      }
+      if ((await store.tokens.countOperator()) > 0) return undefined;
+      const token = newToken('pho');
+      await store.tokens.insert({ id: newId('tok'), tokenHash: hashToken(token), kind: 'operator', workspaceId: null, createdAt: now() });
+      return token;
+    },
+  };
+}
+export type Auth = ReturnType<typeof createAuth>;

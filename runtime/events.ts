@@ -1,0 +1,24 @@
+// Typed host events. Logs, metrics and tests listen here instead of polling the store.
+import { EventEmitter } from 'node:events';
+import type { Run } from './store/runs.ts';
+
+export interface HostEventMap {
+  'run:finished': [run: Run];
+  'sandbox:fatal': [info: { installationId: string; workspaceId: string; reason: string }];
+  'plugin:published': [info: { name: string; version: string }];
+  'installation:changed': [info: { workspaceId: string; installationId: string; change: 'installed' | 'updated' | 'uninstalled' }];
+}
+
+export class HostEvents extends EventEmitter<HostEventMap> {
+  /** Resolves with the first event of `name` that `match` accepts. */
+  waitFor<K extends keyof HostEventMap>(name: K, match: (...args: HostEventMap[K]) => boolean = () => true): Promise<HostEventMap[K]> {
+    return new Promise((resolve) => {
+      const listener = (...args: HostEventMap[K]) => {
+        if (!match(...args)) return;
+        this.off(name, listener as never);
+        resolve(args);
+      };
+      this.on(name, listener as never);
+    });
+  }
+}

@@ -1,0 +1,123 @@
+// createHost: wires the store, sandbox, egress, registry, installations, executor and HTTP
+// app into one handle. `listen()` serves HTTP; `close()` releases everything in reverse
+// order of acquisition and is safe to call twice.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAuth } from './auth.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { createDataApi } from './data-api.ts';
+import { createEgressClient, createEgressPolicy, type Lookup } from './egress/index.ts';
+import { HostEvents } from './events.ts';
+import { createExecutor } from './executor.ts';
+import { createApp } from './http/app.ts';
+import { createInstallations } from './installations.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createMetrics } from './metrics.ts';
+import type { HostOptions } from './options.ts';
+import { createRegistry } from './registry.ts';
+import { createRunRecorder } from './run-recorder.ts';
+import { dataOps, httpOps, kvOps, sleepOps } from './sandbox/ops/index.ts';
+import { createSandbox } from './sandbox/sandbox.ts';
+import { createSecrets, loadSecretKey } from './secrets.ts';
+import { createStore, type Store } from './store/store.ts';
+import { createWorkspaces } from './workspaces.ts';
+
+export interface HostDeps {
+  clock?: Clock;
+  /** DNS for egress checks (tests resolve names to chosen addresses). */
+  lookup?: Lookup;
+  logger?: Logger;
+  /** PostgreSQL schema (tests give each run its own). */
+  schema?: string;
+}
+
+export async function createHost(options: HostOptions, deps: HostDeps = {}) {
+  const clock = deps.clock ?? systemClock;
+  const now = () => clock.now();
+  const log = deps.logger ?? createLogger(process.env.PLUGHOST_LOG_LEVEL ?? 'info');
+  const releases: Array<() => Promise<void> | void> = [];
+  const release = async () => {
+    while (releases.length) {
+      try {
+        await releases.pop()!();
+      } catch (err) {
+        log.error({ err }, 'error while shutting down');
+      }
+    }
+  };
+
+  try {
+    const store: Store = await createStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, ...(deps.schema ? { schema: deps.schema } : {}) });
+    releases.push(() => store.close());
+    const secrets = createSecrets(loadSecretKey(options.dataDir, process.env.PLUGHOST_SECRET_KEY));
+    const events = new HostEvents();
+    const egress = createEgressClient({
+      policy: createEgressPolicy({ allow: options.egressAllow, map: options.egressMap, ...(deps.lookup ? { lookup: deps.lookup } : {}) }),
+      limits: { maxResponseBytes: options.egress.maxResponseBytes, timeoutMs: options.egress.timeoutMs },
+    });
+    const dataApi = createDataApi(store, now);
+    let warmIsolates = () => 0;
+    const metrics = createMetrics({ warmIsolates: () => warmIsolates() });
+    const sandbox = await createSandbox({
+      ops: { ...sleepOps, ...httpOps(egress), ...dataOps(dataApi), ...kvOps(store.kv, options.kv, now) },
+      memoryMb: options.sandbox.memoryMb,
+      maxIsolates: options.sandbox.maxIsolates,
+      maxResultBytes: options.sandbox.maxResultBytes,
+      maxLogBytes: options.sandbox.maxLogBytes,
+      spareIsolates: options.sandbox.spareIsolates,
+      onFatal: (plugin, reason) => {
+        metrics.fatal.inc({ reason: reason.split(':')[0]! });
+        events.emit('sandbox:fatal', { installationId: plugin.installationId, workspaceId: plugin.workspaceId, reason });
+      },
+    });
+    releases.push(() => sandbox.close());
+    warmIsolates = () => sandbox.stats().warm;
+    const recorder = createRunRecorder(store, { onError: (err) => log.error({ err }, 'could not record runs') });
+    releases.push(() => recorder.close());
+
+    const auth = createAuth(store, now);
+    const registry = createRegistry({ store, events, now });
+    const installations = createInstallations({ store, secrets, sandbox, events, now });
+    const executor = createExecutor({ sandbox, recorder, events, metrics, now });
+    const workspaces = createWorkspaces(store, now);
+    const generatedOperatorToken = await auth.ensureOperatorToken(options.operatorToken);
+    const app = createApp({ options, store, auth, workspaces, registry, installations, dataApi, recorder, executor, log, metrics });
+
+    let server: http.Server | undefined;
+    let closing: Promise<void> | undefined;
+
+    return {
+      options, store, events, sandbox, registry, installations, executor, auth, workspaces, dataApi, recorder, metrics, clock, log,
+      /** The operator token made on this start (first start only); print it once. */
+      generatedOperatorToken,
+      callback: () => app.callback(),
+
+      /** Serves HTTP on `port` (0 for any free port); resolves with the base URL. */
+      async listen(port = options.port, host = '0.0.0.0'): Promise<string> {
+        server = http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 120_000 }, app.callback());
+        server.maxHeadersCount = options.http.maxHeaders;
+        const s = server;
+        await new Promise<void>((resolve, reject) => {
+          s.once('error', reject);
+          s.listen(port, host, () => { s.off('error', reject); resolve(); });
+        });
+        releases.push(() => new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          s.closeAllConnections();
+        }));
+        const address = s.address() as AddressInfo;
+        return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
+      },
+
+      close(): Promise<void> {
+        closing ??= release();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await release();
+    throw err;
+  }
+}
+
+export type Host = Awaited<ReturnType<typeof createHost>>;

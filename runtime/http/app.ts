@@ -1,0 +1,32 @@
+// The Koa application: errors, health and metrics, the admin API, then plugin routes.
+import Koa from 'koa';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Store } from '../store/store.ts';
+import { adminApi, type ApiDeps } from './admin-api.ts';
+import { errorMiddleware } from './error-middleware.ts';
+import { healthRoutes } from './health.ts';
+import { pluginRoutes, type PluginRouteDeps } from './plugin-routes.ts';
+
+export interface AppDeps extends ApiDeps, PluginRouteDeps {
+  log: Logger;
+  metrics: Metrics;
+  store: Store;
+}
+
+export function createApp(deps: AppDeps): Koa {
+  const app = new Koa();
+  app.silent = true; // errors are answered and logged by errorMiddleware
+  app.use(async (ctx, next) => {
+    await next();
+    const group = ctx.path.startsWith('/api/') ? 'api' : ctx.path.startsWith('/workspaces/') ? 'plugin' : 'other';
+    deps.metrics.httpRequests.inc({ group, status: `${Math.floor(ctx.status / 100)}xx` });
+  });
+  app.use(errorMiddleware(deps.log));
+  app.use(healthRoutes(deps.store, deps.metrics));
+  const api = adminApi(deps);
+  app.use(api.routes());
+  app.use(api.allowedMethods({ throw: true }));
+  app.use(pluginRoutes(deps));
+  return app;
+}

@@ -1,0 +1,76 @@
+// Request bodies, always bounded. JSON and form bodies are parsed; a malformed one is a 400
+// with a stable code, an oversized one a 413, before anything is stored.
+import * as contentType from 'content-type';
+import type { Context } from 'koa';
+import getRawBody from 'raw-body';
+import { z } from 'zod';
+import { PlughostError } from '../errors.ts';
+
+export async function readRaw(ctx: Context, limit: number): Promise<Buffer> {
+  const declared = Number(ctx.get('content-length') || NaN);
+  if (declared > limit) throw new PlughostError('BODY_TOO_LARGE', `the body is ${declared} bytes; the limit is ${limit}`);
+  try {
+    return await getRawBody(ctx.req, { limit, length: Number.isFinite(declared) ? declared : undefined });
+  } catch (err) {
+    const type = (err as { type?: string }).type;
+    if (type === 'entity.too.large') throw new PlughostError('BODY_TOO_LARGE', `the body is over the ${limit}-byte limit`, { cause: err });
+    throw new PlughostError('INVALID_BODY', 'the request body could not be read completely', { cause: err });
+  }
+}
+
+export function mediaType(ctx: Context): string | undefined {
+  const header = ctx.get('content-type');
+  if (!header) return undefined;
+  try {
+    return contentType.parse(header).type;
+  } catch (err) {
+    throw new PlughostError('UNSUPPORTED_MEDIA_TYPE', `the content type ${JSON.stringify(header)} is malformed`, { cause: err });
+  }
+}
+
+function parseJson(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new PlughostError('INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** A JSON body for the admin API; empty means `{}`. */
+export async function jsonBody(ctx: Context, limit: number): Promise<unknown> {
+  const raw = await readRaw(ctx, limit);
+  if (raw.length === 0) return {};
+  const type = mediaType(ctx);
+  if (type !== undefined && type !== 'application/json' && !type.endsWith('+json')) {
+    throw new PlughostError('UNSUPPORTED_MEDIA_TYPE', `send the body as application/json, not ${type}`);
+  }
+  return parseJson(raw);
+}
+
+/** A plugin route's body: JSON and form bodies parsed, anything else as text. */
+export async function anyBody(ctx: Context, limit: number): Promise<unknown> {
+  const raw = await readRaw(ctx, limit);
+  if (raw.length === 0) return ctx.method === 'GET' || ctx.method === 'HEAD' ? undefined : {};
+  const type = mediaType(ctx);
+  if (type === 'application/json' || type?.endsWith('+json')) return parseJson(raw);
+  if (type === 'application/x-www-form-urlencoded') return queryObject(new URLSearchParams(raw.toString('utf8')));
+  return raw.toString('utf8');
+}
+
+/** URL parameters as an object; a repeated name becomes an array. */
+export function queryObject(params: URLSearchParams): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (const [k, v] of params) {
+    const old = out[k];
+    out[k] = old === undefined ? v : Array.isArray(old) ? [...old, v] : [old, v];
+  }
+  return { ...out };
+}
+
+/** Validates a body with zod, listing every problem by path. */
+export function validate<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const details = result.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
+  throw new PlughostError('INVALID_BODY', `the body has ${details.length} problem(s): ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, { details });
+}

@@ -1,0 +1,44 @@
+// Installations of plugins in a workspace: install, list, read, change, uninstall.
+import { z } from 'zod';
+import { parsePage } from '../../store/page.ts';
+import type { ApiDeps, ApiRouter } from '../admin-api.ts';
+import { workspaceAccess } from '../admin-api.ts';
+import { jsonBody, validate } from '../body.ts';
+
+const iparams = z.record(z.string().max(100), z.unknown());
+const installInput = z.object({
+  plugin: z.string().min(1).max(64),
+  version: z.string().min(1).max(64).optional(),
+  iparams: iparams.optional(),
+  active: z.boolean().optional(),
+}).strict();
+const changeInput = z.object({
+  version: z.string().min(1).max(64).optional(),
+  iparams: iparams.optional(),
+  active: z.boolean().optional(),
+}).strict();
+
+export function installationRoutes(router: ApiRouter, deps: ApiDeps) {
+  const { auth, installations, store, options } = deps;
+  const base = '/workspaces/:ws/installations';
+  router.post(base, workspaceAccess(auth), async (ctx) => {
+    const input = validate(installInput, await jsonBody(ctx, options.http.maxBodyBytes));
+    ctx.status = 201;
+    ctx.body = await installations.install(ctx.params.ws!, input);
+  });
+  router.get(base, workspaceAccess(auth), async (ctx) => {
+    await store.workspaces.require(ctx.params.ws!);
+    ctx.body = await installations.list(ctx.params.ws!, parsePage(ctx.query));
+  });
+  router.get(`${base}/:id`, workspaceAccess(auth), async (ctx) => {
+    ctx.body = await installations.view(await store.installations.require(ctx.params.ws!, ctx.params.id!));
+  });
+  router.patch(`${base}/:id`, workspaceAccess(auth), async (ctx) => {
+    const input = validate(changeInput, await jsonBody(ctx, options.http.maxBodyBytes));
+    ctx.body = await installations.change(ctx.params.ws!, ctx.params.id!, input);
+  });
+  router.delete(`${base}/:id`, workspaceAccess(auth), async (ctx) => {
+    await installations.uninstall(ctx.params.ws!, ctx.params.id!);
+    ctx.status = 204;
+  });
+}

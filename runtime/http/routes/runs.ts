@@ -1,0 +1,34 @@
+// Run history: filtered lists (newest first) and one run with its log.
+import { PlughostError } from '../../errors.ts';
+import { parsePage } from '../../store/page.ts';
+import type { ApiDeps, ApiRouter } from '../admin-api.ts';
+import { workspaceAccess } from '../admin-api.ts';
+
+const KINDS = ['route', 'webhook', 'event', 'hook', 'service'];
+const STATUSES = ['running', 'succeeded', 'failed', 'timed-out'];
+
+function filterValue(value: unknown, name: string, allowed?: string[]): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string' || value.length > 100 || (allowed && !allowed.includes(value))) {
+    throw new PlughostError('INVALID_QUERY', `\`${name}\` must be ${allowed ? `one of ${allowed.join(', ')}` : 'a single id'}`);
+  }
+  return value;
+}
+
+export function runRoutes(router: ApiRouter, deps: ApiDeps) {
+  const { auth, store, recorder } = deps;
+  router.get('/workspaces/:ws/runs', workspaceAccess(auth), async (ctx) => {
+    await store.workspaces.require(ctx.params.ws!);
+    await recorder.flush();
+    ctx.body = await store.runs.list(ctx.params.ws!, {
+      kind: filterValue(ctx.query.kind, 'kind', KINDS),
+      status: filterValue(ctx.query.status, 'status', STATUSES),
+      installationId: filterValue(ctx.query.installation, 'installation'),
+      scheduleId: filterValue(ctx.query.schedule, 'schedule'),
+    }, parsePage(ctx.query));
+  });
+  router.get('/workspaces/:ws/runs/:id', workspaceAccess(auth), async (ctx) => {
+    await recorder.flush();
+    ctx.body = await store.runs.get(ctx.params.ws!, ctx.params.id!);
+  });
+}

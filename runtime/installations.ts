@@ -1,0 +1,146 @@
+// Installing plugins into workspaces: install, change (version, iparams, active), uninstall,
+// and turning an installation into what the sandbox runs. Secure iparams are sealed before
+// they are stored and never leave this module except into the plugin's own isolate.
+import type { HostEvents } from './events.ts';
+import { PlughostError } from './errors.ts';
+import { newId } from './ids.ts';
+import type { PluginManifest } from './packages/manifest.ts';
+import { redactIparams, validateIparams } from './packages/iparams.ts';
+import type { Sandbox } from './sandbox/sandbox.ts';
+import type { PackageFiles, SandboxPlugin } from './sandbox/types.ts';
+import type { Secrets } from './secrets.ts';
+import type { Installation } from './store/installations.ts';
+import type { PageRequest } from './store/page.ts';
+import type { Store } from './store/store.ts';
+
+export interface InstallInput { plugin: string; version?: string | undefined; iparams?: Record<string, unknown> | undefined; active?: boolean | undefined }
+export interface ChangeInput { version?: string | undefined; iparams?: Record<string, unknown> | undefined; active?: boolean | undefined }
+
+export interface InstallationsDeps { store: Store; secrets: Secrets; sandbox: Sandbox; events: HostEvents; now: () => number; cacheMs?: number }
+
+export function createInstallations(deps: InstallationsDeps) {
+  const { store, secrets, sandbox, events, now } = deps;
+  const cacheMs = deps.cacheMs ?? 1000;
+  const files = new Map<string, Promise<PackageFiles>>(); // name@version -> files; versions are immutable
+  const routes = new Map<string, { at: number; plugin: Promise<SandboxPlugin | undefined> }>();
+
+  const filesOf = (name: string, version: string): Promise<PackageFiles> => {
+    const key = `${name}@${version}`;
+    let p = files.get(key);
+    if (!p) {
+      p = store.pluginVersions.files(name, version);
+      p.catch(() => files.delete(key));
+      files.set(key, p);
+      if (files.size > 200) files.delete(files.keys().next().value!);
+    }
+    return p;
+  };
+
+  const manifestOf = async (name: string, version: string): Promise<PluginManifest> => {
+    const v = await store.pluginVersions.get(name, version);
+    if (!v) throw new PlughostError('PLUGIN_NOT_FOUND', `no plugin ${name}@${version} is published`);
+    return v.manifest;
+  };
+
+  const toSandboxPlugin = async (inst: Installation): Promise<SandboxPlugin> => {
+    const manifest = await manifestOf(inst.pluginName, inst.pluginVersion);
+    const secure = inst.secureIparams ? (secrets.open(inst.secureIparams) as Record<string, unknown>) : {};
+    return {
+      installationId: inst.id, workspaceId: inst.workspaceId, namespace: inst.namespace,
+      revision: `${inst.pluginVersion}:${inst.updatedAt}`, manifest,
+      files: await filesOf(inst.pluginName, inst.pluginVersion), iparams: { ...inst.iparams, ...secure },
+    };
+  };
+
+  const changed = (inst: Installation, change: 'installed' | 'updated' | 'uninstalled') => {
+    routes.delete(`${inst.workspaceId}/${inst.namespace}`);
+    sandbox.evict(inst.id);
+    events.emit('installation:changed', { workspaceId: inst.workspaceId, installationId: inst.id, change });
+  };
+
+  const warm = async (inst: Installation) => {
+    if (inst.active) await sandbox.warm(await toSandboxPlugin(inst));
+  };
+
+  /** The installation as the admin API shows it: secure iparams never, only which are set. */
+  const view = async (inst: Installation) => {
+    const manifest = await manifestOf(inst.pluginName, inst.pluginVersion);
+    const secureSet = inst.secureIparams ? Object.keys(secrets.open(inst.secureIparams) as object) : [];
+    const { values } = redactIparams(manifest, inst.iparams);
+    return {
+      id: inst.id, workspaceId: inst.workspaceId, plugin: inst.pluginName, version: inst.pluginVersion, namespace: inst.namespace,
+      displayName: manifest.displayName, active: inst.active, iparams: values, secureIparamsSet: secureSet,
+      routes: manifest.services.map((s) => ({ route: s.route, access: s.access, path: `/workspaces/${inst.workspaceId}/${inst.namespace}/${s.route}` })),
+      createdAt: new Date(inst.createdAt).toISOString(), updatedAt: new Date(inst.updatedAt).toISOString(),
+    };
+  };
+
+  return {
+    view,
+    toSandboxPlugin,
+
+    async install(workspaceId: string, input: InstallInput) {
+      await store.workspaces.require(workspaceId);
+      const version = input.version ?? (await store.pluginVersions.latest(input.plugin)).version;
+      const manifest = await manifestOf(input.plugin, version);
+      const { plain, secure } = validateIparams(manifest, input.iparams ?? {}, {});
+      const at = now();
+      const inst = await store.installations.insert({
+        id: newId('inst', at), workspaceId, pluginName: input.plugin, pluginVersion: version, namespace: manifest.namespace,
+        iparams: plain, secureIparams: Object.keys(secure).length ? secrets.seal(secure) : null,
+        active: input.active ?? true, createdAt: at, updatedAt: at,
+      });
+      changed(inst, 'installed');
+      await warm(inst);
+      return view(inst);
+    },
+
+    async change(workspaceId: string, id: string, input: ChangeInput) {
+      const inst = await store.installations.require(workspaceId, id);
+      const version = input.version ?? inst.pluginVersion;
+      const manifest = await manifestOf(inst.pluginName, version);
+      if (manifest.namespace !== inst.namespace) {
+        throw new PlughostError('INVALID_BODY', `version ${version} uses namespace \`${manifest.namespace}\`, not \`${inst.namespace}\`; install it separately instead`);
+      }
+      const oldSecure = inst.secureIparams ? (secrets.open(inst.secureIparams) as Record<string, unknown>) : {};
+      // An upgrade keeps the values the new version still declares and re-checks them.
+      const kept = Object.fromEntries(Object.entries({ ...inst.iparams, ...oldSecure }).filter(([k]) => Object.hasOwn(manifest.iparams, k)));
+      const { plain, secure } = validateIparams(manifest, { ...kept, ...(input.iparams ?? {}) }, {});
+      const updated: Installation = {
+        ...inst, pluginVersion: version, iparams: plain, secureIparams: Object.keys(secure).length ? secrets.seal(secure) : null,
+        active: input.active ?? inst.active, updatedAt: Math.max(now(), inst.updatedAt + 1),
+      };
+      await store.installations.update(updated);
+      changed(updated, 'updated');
+      await warm(updated);
+      return view(updated);
+    },
+
+    async uninstall(workspaceId: string, id: string) {
+      const inst = await store.installations.require(workspaceId, id);
+      await store.installations.delete(workspaceId, id);
+      changed(inst, 'uninstalled');
+    },
+
+    async list(workspaceId: string, page: PageRequest) {
+      const result = await store.installations.list(workspaceId, page);
+      return { data: await Promise.all(result.data.map(view)), nextCursor: result.nextCursor };
+    },
+
+    /**
+     * The active installation serving `namespace` in a workspace, for the request path.
+     * Cached briefly; changes made through this process drop the entry at once.
+     */
+    byNamespace(workspaceId: string, namespace: string): Promise<SandboxPlugin | undefined> {
+      const key = `${workspaceId}/${namespace}`;
+      const hit = routes.get(key);
+      if (hit && Date.now() - hit.at < cacheMs) return hit.plugin;
+      const plugin = store.installations.byNamespace(workspaceId, namespace).then((inst) => (inst && inst.active ? toSandboxPlugin(inst) : undefined));
+      routes.set(key, { at: Date.now(), plugin });
+      plugin.catch(() => routes.delete(key));
+      if (routes.size > 10_000) routes.delete(routes.keys().next().value!);
+      return plugin;
+    },
+  };
+}
+export type Installations = ReturnType<typeof createInstallations>;

@@ -1,0 +1,5 @@
+// The capabilities plugin code can ask the host for, assembled from one file each.
+export { dataOps } from './data.ts';
+export { httpOps } from './http.ts';
+export { kvOps } from './kv.ts';
+export { sleepOps } from './sleep.ts';

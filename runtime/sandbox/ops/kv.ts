@@ -1,0 +1,91 @@
+// The `db.*` ops behind Freshworks' `$db`: a JSON key-value store per installation.
+// Failures are `{status, message}` as Freshworks documents (400 invalid, 404 missing, 409 conflict).
+import type { KvTable } from '../../store/kv.ts';
+import type { Ops } from '../types.ts';
+
+export interface KvLimits { maxKeyLength: number; maxValueBytes: number }
+
+const fail = (status: number, message: string) => Object.assign(new Error(message), { status });
+
+export function kvOps(kv: KvTable, limits: KvLimits, now: () => number): Ops {
+  const keyOf = (args: Record<string, unknown>) => {
+    const key = args.key;
+    if (typeof key !== 'string' || key.length === 0 || key.length > limits.maxKeyLength) {
+      throw fail(400, `key must be a non-empty string of at most ${limits.maxKeyLength} characters`);
+    }
+    return key;
+  };
+  const checkValue = (value: unknown) => {
+    if (value === undefined) throw fail(400, 'value is required');
+    const size = Buffer.byteLength(JSON.stringify(value));
+    if (size > limits.maxValueBytes) throw fail(400, `value is ${size} bytes; the limit is ${limits.maxValueBytes}`);
+  };
+  return {
+    async 'db.set'({ args, plugin }) {
+      const key = keyOf(args);
+      checkValue(args.value);
+      const setIf = (args.options as { setIf?: string } | undefined)?.setIf;
+      if (setIf === 'not_exist') {
+        if (!(await kv.insertIfAbsent(plugin.installationId, key, args.value, now()))) throw fail(409, `key ${key} exists`);
+      } else if (setIf === 'exist') {
+        await kv.update(plugin.installationId, key, now(), (old) => {
+          if (old === undefined) throw fail(404, 'Record not found');
+          return { value: args.value, result: undefined };
+        });
+      } else {
+        await kv.set(plugin.installationId, key, args.value, now());
+      }
+      return { Created: true };
+    },
+    async 'db.get'({ args, plugin }) {
+      const value = await kv.get(plugin.installationId, keyOf(args));
+      if (value === undefined) throw fail(404, 'Record not found');
+      return value;
+    },
+    async 'db.delete'({ args, plugin }) {
+      if (!(await kv.delete(plugin.installationId, keyOf(args)))) throw fail(404, 'Record not found');
+      return { Deleted: true };
+    },
+    async 'db.update'({ args, plugin }) {
+      const key = keyOf(args);
+      const action = String(args.action);
+      const attributes = args.attributes;
+      if (!['set', 'increment', 'append', 'remove'].includes(action)) throw fail(400, 'action must be set, increment, append or remove');
+      if (attributes === null || typeof attributes !== 'object') throw fail(400, 'attributes must be an object (or, for remove, an array of paths)');
+      return kv.update(plugin.installationId, key, now(), (old) => {
+        if (old === undefined) throw fail(404, 'Record not found');
+        if (old === null || typeof old !== 'object' || Array.isArray(old)) throw fail(400, 'only object values can be updated');
+        const value = applyUpdate(old as Record<string, unknown>, action, attributes);
+        checkValue(value);
+        return { value, result: { Updated: true } };
+      });
+    },
+  };
+}
+
+// Attribute paths are dotted (`a.b.c`), as in Freshworks' update API.
+function applyUpdate(old: Record<string, unknown>, action: string, attributes: object): Record<string, unknown> {
+  const value = structuredClone(old);
+  const paths = Array.isArray(attributes) ? attributes.map((p) => [String(p), undefined] as const) : Object.entries(attributes);
+  for (const [path, arg] of paths) {
+    const parts = path.split('.');
+    if (parts.some((p) => p === '' || p === '__proto__' || p === 'constructor' || p === 'prototype')) throw fail(400, `invalid attribute path ${path}`);
+    let node: Record<string, unknown> = value;
+    for (const part of parts.slice(0, -1)) {
+      if (node[part] === null || typeof node[part] !== 'object') node[part] = {};
+      node = node[part] as Record<string, unknown>;
+    }
+    const leaf = parts.at(-1)!;
+    if (action === 'set') node[leaf] = arg;
+    else if (action === 'remove') delete node[leaf];
+    else if (action === 'increment') {
+      if (typeof arg !== 'number' || (node[leaf] !== undefined && typeof node[leaf] !== 'number')) throw fail(400, `increment needs numbers at ${path}`);
+      node[leaf] = ((node[leaf] as number | undefined) ?? 0) + arg;
+    } else {
+      const items = Array.isArray(arg) ? arg : [arg];
+      if (node[leaf] !== undefined && !Array.isArray(node[leaf])) throw fail(400, `append needs an array at ${path}`);
+      node[leaf] = [...((node[leaf] as unknown[] | undefined) ?? []), ...items];
+    }
+  }
+  return value;
+}

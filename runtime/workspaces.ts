@@ -1,0 +1,29 @@
+// Workspaces: creation with a validated id and IANA timezone.
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { Store } from './store/store.ts';
+
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false; // Intl throws RangeError for an unknown zone: that is the answer, not a failure
+  }
+}
+
+export const workspaceInput = z.object({
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -').optional(),
+  name: z.string().trim().min(1).max(200),
+  timezone: z.string().max(64).refine(isTimeZone, 'must be an IANA time zone such as Europe/Rome').optional(),
+}).strict();
+
+export function createWorkspaces(store: Store, now: () => number) {
+  return {
+    async create(input: z.infer<typeof workspaceInput>) {
+      const id = input.id ?? `ws-${randomBytes(6).toString('hex')}`;
+      const ws = await store.workspaces.create({ id, name: input.name, timezone: input.timezone ?? 'UTC', createdAt: now() });
+      return { ...ws, createdAt: new Date(ws.createdAt).toISOString() };
+    },
+  };
+}
