@@ -28,7 +28,7 @@ export const errorCodes = {
   // packages
   INVALID_MANIFEST: { status: 422, doc: 'plugin.json breaks the manifest rules; details list each problem by field path' },
   INVALID_ARCHIVE: { status: 400, doc: 'the package is not a readable .zip or .tar.gz, or holds an unsafe path' },
-  PACKAGE_TOO_LARGE: { status: 413, doc: 'the package is over 5 MiB, packed or unpacked' },
+  PACKAGE_TOO_LARGE: { status: 413, doc: 'the package is over 5 MiB packed or 20 MiB unpacked, or holds too many files' },
   INVALID_IPARAMS: { status: 422, doc: 'installation parameters are missing or of the wrong type' },
   // plugin runs
   PLUGIN_ERROR: { status: 500, doc: 'the plugin threw or rejected' },

@@ -1,0 +1,54 @@
+// `plughost serve`: runs the host until SIGTERM or SIGINT, then shuts down cleanly.
+import type { Command } from 'commander';
+import { seedDemo } from '../demo.ts';
+import { createHost } from '../host.ts';
+import { resolveOptions } from '../options.ts';
+
+export function serveCommand(program: Command): void {
+  program.command('serve')
+    .description('run the host: HTTP, plugin isolates and the scheduler')
+    .option('--port <port>', 'HTTP port (PORT, default 3000)')
+    .option('--data <dir>', 'data directory for the SQLite file and the secrets key (PLUGHOST_DATA, default ./data)')
+    .option('--database-url <url>', 'postgres://… to use PostgreSQL instead of SQLite (DATABASE_URL)')
+    .option('--operator-token <token>', 'operator token to accept (PLUGHOST_OPERATOR_TOKEN; default: generated on first start)')
+    .option('--egress-allow <list>', 'comma list of private hosts or CIDRs plugins may reach (PLUGHOST_EGRESS_ALLOW)')
+    .option('--egress-map <list>', 'comma list of host=baseURL to send a host\'s traffic elsewhere (PLUGHOST_EGRESS_MAP)')
+    .option('--demo', 'seed the demo workspace on an empty store (PLUGHOST_DEMO)')
+    .action(async (flags: Record<string, string | boolean | undefined>) => {
+      const options = resolveOptions({
+        port: flags.port as string | undefined, data: flags.data as string | undefined, databaseUrl: flags.databaseUrl as string | undefined,
+        operatorToken: flags.operatorToken as string | undefined, egressAllow: flags.egressAllow as string | undefined,
+        egressMap: flags.egressMap as string | undefined, demo: flags.demo as boolean | undefined,
+      });
+      const say = (line: string) => process.stdout.write(`plughost: ${line}\n`);
+      say(`opening the store (${options.databaseUrl ? 'PostgreSQL' : `SQLite in ${options.dataDir}`})…`);
+      const host = await createHost(options);
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        say(`${signal}: shutting down…`);
+        await host.close();
+        say('stopped');
+        process.exit(0);
+      };
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+      process.on('SIGINT', () => void stop('SIGINT'));
+      try {
+        if (options.demo && (await seedDemo(host, say))) say('seeded the demo workspace');
+        const url = await host.listen(options.port);
+        const base = url.replace('127.0.0.1', 'localhost');
+        say(`listening on ${base}`);
+        say(`admin API:  ${base}/api/v1 (health: ${base}/healthz)`);
+        if (options.demo) say(`demo:       ${base}/workspaces/demo/…`);
+        if (host.generatedOperatorToken) {
+          say(`operator token (shown once; it is stored hashed): ${host.generatedOperatorToken}`);
+        } else if (!options.operatorToken) {
+          say('operator token: the one printed on first start (set PLUGHOST_OPERATOR_TOKEN to add another)');
+        }
+      } catch (err) {
+        await host.close();
+        throw err;
+      }
+    });
+}
