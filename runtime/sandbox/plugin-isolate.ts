@@ -177,7 +177,8 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
     loaded ??= (async () => {
       const files: Record<string, string> = {};
       for (const [p, bytes] of plugin.files) if (TEXT_FILE.test(p)) files[p] = Buffer.from(bytes).toString('utf8');
-      const outcome = await start('init', { files, main: plugin.manifest.main }, timeoutMs).done;
+      const context = { workspaceId: plugin.workspaceId, installationId: plugin.installationId, namespace: plugin.namespace };
+      const outcome = await start('init', { files, main: plugin.manifest.main, context }, timeoutMs).done;
       if (outcome.status !== 'succeeded') {
         const error = outcome.error?.code === 'PLUGIN_ERROR'
           ? { code: 'PLUGIN_LOAD_ERROR' as const, message: `loading ${plugin.manifest.main} failed: ${outcome.error.message}` }
@@ -215,7 +216,8 @@ function toResponse(msg: Record<string, any>): RouteResponse {
 }
 
 function pluginError(error: { message?: string; stack?: string; code?: string } | undefined, kind: InvocationKind): { code: ErrorCode; message: string } {
-  const message = error?.stack ?? error?.message ?? 'the plugin failed';
+  // Frames of the host's guest glue say nothing useful to a plugin author.
+  const message = (error?.stack ?? error?.message ?? 'the plugin failed').split('\n').filter((l) => !l.includes('plughost:///')).join('\n');
   if (error?.code === 'PLUGIN_NO_HANDLER') return { code: 'PLUGIN_NO_HANDLER', message: error.message ?? message };
   if (kind === 'init') return { code: 'PLUGIN_LOAD_ERROR', message };
   return { code: 'PLUGIN_ERROR', message };

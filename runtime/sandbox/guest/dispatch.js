@@ -100,6 +100,7 @@ function dispatch(id, kind, payloadJson) {
   const payload = jsonParse(payloadJson);
   if (kind === 'init') {
     setPackageFiles(payload.files);
+    setInstallationContext(payload.context);
     mainFile = payload.main;
     runSettling(id, () => { if (mainFile) loadModule(mainFile); });
   } else if (kind === 'route') {
