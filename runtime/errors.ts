@@ -21,6 +21,7 @@ export const errorCodes = {
   ROUTE_NOT_FOUND: { status: 404, doc: 'no active installation serves that namespace and route' },
   RECORD_NOT_FOUND: { status: 404, doc: 'no form, folder or record with that id' },
   RUN_NOT_FOUND: { status: 404, doc: 'no run with that id in the workspace' },
+  SCHEDULE_NOT_FOUND: { status: 404, doc: 'no scheduled webhook, plugin schedule or hook with that id in the workspace' },
   // conflicts
   WORKSPACE_EXISTS: { status: 409, doc: 'a workspace with that id exists' },
   VERSION_EXISTS: { status: 409, doc: 'that plugin version is published; versions are immutable' },

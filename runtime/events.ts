@@ -7,6 +7,8 @@ export interface HostEventMap {
   'sandbox:fatal': [info: { installationId: string; workspaceId: string; reason: string }];
   'plugin:published': [info: { name: string; version: string }];
   'installation:changed': [info: { workspaceId: string; installationId: string; change: 'installed' | 'updated' | 'uninstalled' }];
+  'schedule:fired': [info: { scheduleId: string; occurrenceId: string; idempotencyKey: string; trigger: string; attempt: number }];
+  'occurrence:finished': [info: { scheduleId: string; occurrenceId: string; idempotencyKey: string; status: string; runId: string | null; attempt: number }];
 }
 
 export class HostEvents extends EventEmitter<HostEventMap> {

@@ -9,6 +9,8 @@ import type { InvocationOutcome, InvokeRequest, SandboxPlugin } from './sandbox/
 import type { Run, RunKind, RunTrigger } from './store/runs.ts';
 
 export interface RunMeta {
+  /** Chosen by the caller when it must name the run before it ends (the x-plughost-run header). */
+  runId?: string;
   kind: RunKind;
   trigger: RunTrigger;
   target: string;
@@ -21,10 +23,27 @@ export interface ExecutorDeps { sandbox: Sandbox; recorder: RunRecorder; events:
 
 export function createExecutor(deps: ExecutorDeps) {
   const { sandbox, recorder, events, metrics } = deps;
+  const finish = (run: Run) => {
+    recorder.record(run);
+    metrics.runs.inc({ kind: run.kind, status: run.status });
+    if (run.durationMs !== null) metrics.runDuration.observe({ kind: run.kind }, run.durationMs / 1000);
+    events.emit('run:finished', run);
+  };
   return {
+    /** Records a run that did not go through the sandbox (a webhook POSTed to an outside URL). */
+    record(workspaceId: string, meta: RunMeta, result: { status: Run['status']; startedAt: number; durationMs: number; httpStatus: number | null; log: string; error: Run['error'] }): Run {
+      const run: Run = {
+        id: newId('run'), workspaceId, installationId: null, kind: meta.kind, trigger: meta.trigger, target: meta.target, status: result.status,
+        scheduleId: meta.scheduleId ?? null, idempotencyKey: meta.idempotencyKey ?? null, attempt: meta.attempt ?? 1, httpStatus: result.httpStatus,
+        startedAt: result.startedAt, finishedAt: result.startedAt + result.durationMs, durationMs: result.durationMs, log: result.log, error: result.error,
+      };
+      finish(run);
+      return run;
+    },
+
     async run(plugin: SandboxPlugin, request: InvokeRequest, meta: RunMeta): Promise<{ run: Run; outcome: InvocationOutcome }> {
       const startedAt = deps.now();
-      const id = newId('run');
+      const id = meta.runId ?? newId('run');
       let outcome: InvocationOutcome;
       try {
         outcome = await sandbox.invoke(plugin, request);
@@ -39,10 +58,7 @@ export function createExecutor(deps: ExecutorDeps) {
         attempt: meta.attempt ?? 1, httpStatus: outcome.response?.status ?? null, startedAt,
         finishedAt: startedAt + outcome.durationMs, durationMs: outcome.durationMs, log: outcome.log, error: outcome.error ?? null,
       };
-      recorder.record(run);
-      metrics.runs.inc({ kind: meta.kind, status: outcome.status });
-      metrics.runDuration.observe({ kind: meta.kind }, outcome.durationMs / 1000);
-      events.emit('run:finished', run);
+      finish(run);
       return { run, outcome };
     },
   };

@@ -16,6 +16,13 @@ import { createMetrics } from './metrics.ts';
 import type { HostOptions } from './options.ts';
 import { createRegistry } from './registry.ts';
 import { createRunRecorder } from './run-recorder.ts';
+import type { Headers } from './route-call.ts';
+import { createFire } from './schedule/firing.ts';
+import { syncHookSchedules, syncPluginSchedules } from './schedule/hooks.ts';
+import { pluginScheduleOps } from './schedule/plugin-schedules.ts';
+import { createScheduler } from './schedule/scheduler.ts';
+import { verifySignatureHeader } from './schedule/signature.ts';
+import { createWebhooks } from './schedule/webhooks.ts';
 import { dataOps, httpOps, kvOps, sleepOps } from './sandbox/ops/index.ts';
 import { createSandbox } from './sandbox/sandbox.ts';
 import { createSecrets, loadSecretKey } from './secrets.ts';
@@ -57,9 +64,13 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     });
     const dataApi = createDataApi(store, now);
     let warmIsolates = () => 0;
+    let wakeScheduler = () => {}; // bound once the scheduler exists; the ops below need it first
     const metrics = createMetrics({ warmIsolates: () => warmIsolates() });
     const sandbox = await createSandbox({
-      ops: { ...sleepOps, ...httpOps(egress), ...dataOps(dataApi), ...kvOps(store.kv, options.kv, now) },
+      ops: {
+        ...sleepOps, ...httpOps(egress), ...dataOps(dataApi), ...kvOps(store.kv, options.kv, now),
+        ...pluginScheduleOps({ store, now, limits: options.schedules, changed: () => wakeScheduler() }),
+      },
       memoryMb: options.sandbox.memoryMb,
       maxIsolates: options.sandbox.maxIsolates,
       maxResultBytes: options.sandbox.maxResultBytes,
@@ -77,17 +88,47 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
 
     const auth = createAuth(store, now);
     const registry = createRegistry({ store, events, now });
-    const installations = createInstallations({ store, secrets, sandbox, events, now });
+    const installations = createInstallations({
+      store, secrets, sandbox, events, now,
+      async afterChange(inst, loaded) {
+        // Hooks are learnt by loading the code; without a load (inactive, broken) keep the known ones.
+        const hooks = loaded?.hooks ?? (await store.schedules.ofInstallation(inst.id, 'hook')).map((s) => s.name!);
+        await syncHookSchedules(store, inst, hooks, now());
+        await syncPluginSchedules(store, inst, now());
+        wakeScheduler();
+      },
+    });
     const executor = createExecutor({ sandbox, recorder, events, metrics, now });
     const workspaces = createWorkspaces(store, now);
+    const webhooks = createWebhooks({ store, secrets, now });
+    const verifySignature = async (workspaceId: string, headers: Headers, rawBody: string) => {
+      const header = headers['x-plughost-signature'];
+      const signature = Array.isArray(header) ? header[0] : header;
+      if (!signature) return false;
+      for (const s of await store.schedules.list(workspaceId, ['webhook'])) {
+        if (verifySignatureHeader(signature, webhooks.secretOf(s), rawBody, now())) return true;
+      }
+      return false;
+    };
+    const routes = { auth, installations, executor, verifySignature };
+    const scheduler = createScheduler({
+      store, clock, events, log,
+      fire: createFire({ store, installations, executor, egress, webhooks, routes, now }),
+      options: { ...options.schedules, leaseMs: options.sandbox.maxTimeoutMs + options.schedules.leaseMarginMs },
+    });
+    wakeScheduler = () => void scheduler.wake();
+    releases.push(() => scheduler.stop());
     const generatedOperatorToken = await auth.ensureOperatorToken(options.operatorToken);
-    const app = createApp({ options, store, auth, workspaces, registry, installations, dataApi, recorder, executor, log, metrics });
+    const app = createApp({ options, store, workspaces, registry, dataApi, recorder, log, metrics, webhooks, scheduler, clock, ...routes });
 
     let server: http.Server | undefined;
     let closing: Promise<void> | undefined;
 
     return {
       options, store, events, sandbox, registry, installations, executor, auth, workspaces, dataApi, recorder, metrics, clock, log,
+      webhooks, scheduler,
+      /** Starts the scheduler (serving HTTP is `listen`). */
+      start: () => scheduler.start(),
       /** The operator token made on this start (first start only); print it once. */
       generatedOperatorToken,
       callback: () => app.callback(),

@@ -7,7 +7,7 @@ import { newId } from './ids.ts';
 import type { PluginManifest } from './packages/manifest.ts';
 import { redactIparams, validateIparams } from './packages/iparams.ts';
 import type { Sandbox } from './sandbox/sandbox.ts';
-import type { PackageFiles, SandboxPlugin } from './sandbox/types.ts';
+import type { LoadInfo, PackageFiles, SandboxPlugin } from './sandbox/types.ts';
 import type { Secrets } from './secrets.ts';
 import type { Installation } from './store/installations.ts';
 import type { PageRequest } from './store/page.ts';
@@ -16,7 +16,11 @@ import type { Store } from './store/store.ts';
 export interface InstallInput { plugin: string; version?: string | undefined; iparams?: Record<string, unknown> | undefined; active?: boolean | undefined }
 export interface ChangeInput { version?: string | undefined; iparams?: Record<string, unknown> | undefined; active?: boolean | undefined }
 
-export interface InstallationsDeps { store: Store; secrets: Secrets; sandbox: Sandbox; events: HostEvents; now: () => number; cacheMs?: number }
+export interface InstallationsDeps {
+  store: Store; secrets: Secrets; sandbox: Sandbox; events: HostEvents; now: () => number; cacheMs?: number;
+  /** Told after an install or change, with what loading the code revealed (its hooks); undefined if it failed to load or is inactive. */
+  afterChange?: (inst: Installation, loaded: LoadInfo | undefined) => Promise<void>;
+}
 
 export function createInstallations(deps: InstallationsDeps) {
   const { store, secrets, sandbox, events, now } = deps;
@@ -59,7 +63,8 @@ export function createInstallations(deps: InstallationsDeps) {
   };
 
   const warm = async (inst: Installation) => {
-    if (inst.active) await sandbox.warm(await toSandboxPlugin(inst));
+    const loaded = inst.active ? await sandbox.warm(await toSandboxPlugin(inst)) : undefined;
+    await deps.afterChange?.(inst, loaded);
   };
 
   /** The installation as the admin API shows it: secure iparams never, only which are set. */

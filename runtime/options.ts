@@ -30,6 +30,27 @@ export const defaults = {
     timeoutMs: 15_000,
   },
   kv: { maxKeyLength: 256, maxValueBytes: 64 * 1024 },
+  schedules: {
+    /** An occurrence later than this is a misfire (downtime), handled by the schedule's policy. */
+    graceMs: 60_000,
+    /** Most catch-up runs one schedule gets with `misfire: all`. */
+    catchUpCap: 100,
+    /** Occurrences one host runs at once. */
+    concurrency: 16,
+    /** A run's lease: the longest time limit plus this margin; a crashed run is retried after it. */
+    leaseMarginMs: 30_000,
+    backoffMs: 30_000,
+    maxBackoffMs: 3_600_000,
+    /** Longest sleep between passes, so schedules made by other hosts are seen. */
+    pollMs: 5_000,
+    batch: 200,
+    /** Freshworks `$schedule` rules. */
+    minLeadMs: 5 * 60_000,
+    maxOneTime: 1000,
+    maxRecurring: 1,
+    minRepeatMinutes: 5,
+    dataMaxBytes: 4096,
+  },
 };
 
 const hostList = z
@@ -77,6 +98,7 @@ export interface HostOptions {
   http: typeof defaults.http;
   egress: typeof defaults.egress;
   kv: typeof defaults.kv;
+  schedules: typeof defaults.schedules;
 }
 
 const envNames: Record<keyof RawOptions, string> = {
@@ -121,5 +143,6 @@ export function resolveOptions(
     http: { ...defaults.http, ...overrides.http },
     egress: { ...defaults.egress, ...overrides.egress },
     kv: { ...defaults.kv, ...overrides.kv },
+    schedules: { ...defaults.schedules, ...overrides.schedules },
   };
 }

@@ -37,6 +37,7 @@ export function serveCommand(program: Command): void {
       try {
         if (options.demo && (await seedDemo(host, say))) say('seeded the demo workspace');
         const url = await host.listen(options.port);
+        await host.start();
         const base = url.replace('127.0.0.1', 'localhost');
         say(`listening on ${base}`);
         say(`admin API:  ${base}/api/v1 (health: ${base}/healthz)`);

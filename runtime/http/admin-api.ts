@@ -8,12 +8,16 @@ import type { Installations } from '../installations.ts';
 import type { HostOptions } from '../options.ts';
 import type { Registry } from '../registry.ts';
 import type { RunRecorder } from '../run-recorder.ts';
+import type { Clock } from '../clock.ts';
+import type { Scheduler } from '../schedule/scheduler.ts';
+import type { Webhooks } from '../schedule/webhooks.ts';
 import type { Store } from '../store/store.ts';
 import type { createWorkspaces } from '../workspaces.ts';
 import { dataRoutes } from './routes/data.ts';
 import { installationRoutes } from './routes/installations.ts';
 import { pluginRoutes } from './routes/plugins.ts';
 import { runRoutes } from './routes/runs.ts';
+import { scheduleRoutes } from './routes/schedules.ts';
 import { workspaceRoutes } from './routes/workspaces.ts';
 
 export interface ApiDeps {
@@ -25,6 +29,9 @@ export interface ApiDeps {
   installations: Installations;
   dataApi: DataApi;
   recorder: RunRecorder;
+  webhooks: Webhooks;
+  scheduler: Scheduler;
+  clock: Clock;
 }
 
 export type ApiRouter = Router<{ principal: Principal }>;
@@ -48,6 +55,7 @@ export function adminApi(deps: ApiDeps) {
   pluginRoutes(router, deps);
   installationRoutes(router, deps);
   runRoutes(router, deps);
+  scheduleRoutes(router, deps);
   dataRoutes(router, deps);
   return router;
 }

@@ -47,14 +47,15 @@ export async function jsonBody(ctx: Context, limit: number): Promise<unknown> {
   return parseJson(raw);
 }
 
-/** A plugin route's body: JSON and form bodies parsed, anything else as text. */
-export async function anyBody(ctx: Context, limit: number): Promise<unknown> {
-  const raw = await readRaw(ctx, limit);
-  if (raw.length === 0) return ctx.method === 'GET' || ctx.method === 'HEAD' ? undefined : {};
+/** A plugin route's body: JSON and form bodies parsed, anything else as text; `raw` is the text as sent. */
+export async function anyBody(ctx: Context, limit: number): Promise<{ parsed: unknown; raw: string }> {
+  const bytes = await readRaw(ctx, limit);
+  const raw = bytes.toString('utf8');
+  if (bytes.length === 0) return { parsed: ctx.method === 'GET' || ctx.method === 'HEAD' ? undefined : {}, raw };
   const type = mediaType(ctx);
-  if (type === 'application/json' || type?.endsWith('+json')) return parseJson(raw);
-  if (type === 'application/x-www-form-urlencoded') return queryObject(new URLSearchParams(raw.toString('utf8')));
-  return raw.toString('utf8');
+  if (type === 'application/json' || type?.endsWith('+json')) return { parsed: parseJson(bytes), raw };
+  if (type === 'application/x-www-form-urlencoded') return { parsed: queryObject(new URLSearchParams(raw)), raw };
+  return { parsed: raw, raw };
 }
 
 /** URL parameters as an object; a repeated name becomes an array. */

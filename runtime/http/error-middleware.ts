@@ -22,6 +22,8 @@ export function errorMiddleware(log: Logger): Middleware {
       const e = err as PlughostError;
       if (e.status >= 500 && !e.code.startsWith('PLUGIN_')) log.error({ err: e.cause ?? e, code: e.code, path: ctx.path }, e.message);
       ctx.status = e.status;
+      // The rest of an oversized body is still on the socket: close it rather than misread it.
+      if (e.status === 413) ctx.set('connection', 'close');
       ctx.set('cache-control', 'no-store');
       ctx.body = { error: { code: e.code, message: e.expose ? e.message : 'internal error', ...(e.details !== undefined ? { details: e.details } : {}) } };
     }

@@ -34,6 +34,10 @@ function tooManyEntries(): PlughostError {
   return new PlughostError('PACKAGE_TOO_LARGE', `The package holds more than ${PACKAGE_MAX_ENTRIES} files and folders; remove files the plugin does not need.`);
 }
 
+function unpackedTooLarge(): PlughostError {
+  return new PlughostError('PACKAGE_TOO_LARGE', `The package unpacks to more than ${PACKAGE_MAX_UNPACKED_BYTES / MiB} MiB; remove files the plugin does not need.`);
+}
+
 /** Tracks one package's running totals; shared by the archive readers and pack.ts. */
 export class PackageBudget {
   entries = 0;
@@ -47,9 +51,7 @@ export class PackageBudget {
   claimBytes(path: string, fileBytes: number, added: number): void {
     this.bytes += added;
     if (fileBytes > PACKAGE_MAX_FILE_BYTES) throw fileTooLarge(path);
-    if (this.bytes > PACKAGE_MAX_UNPACKED_BYTES) {
-      throw new PlughostError('PACKAGE_TOO_LARGE', `The package unpacks to more than ${PACKAGE_MAX_UNPACKED_BYTES / MiB} MiB; remove files the plugin does not need.`);
-    }
+    if (this.bytes > PACKAGE_MAX_UNPACKED_BYTES) throw unpackedTooLarge();
   }
 }
 
@@ -167,9 +169,7 @@ function tarLimit(): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       seen += chunk.byteLength;
-      if (seen > TAR_MAX_BYTES) {
-        callback(new PlughostError('PACKAGE_TOO_LARGE', `The package unpacks to more than ${PACKAGE_MAX_UNPACKED_BYTES / MiB} MiB; remove files the plugin does not need.`));
-      } else callback(null, chunk);
+      callback(seen > TAR_MAX_BYTES ? unpackedTooLarge() : null, chunk);
     },
   });
 }

@@ -74,7 +74,8 @@ export function hostPatternProblem(value: string): string | null {
   if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return 'has a port outside 1-65535';
   if (ipv6 !== undefined) return isIP(ipv6) === 6 ? null : 'has brackets around something that is not an IPv6 address';
   if (isIP(host) === 4) return null;
-  const labels = host.split('.');
+  // A fully qualified name may end in one dot ("metadata.google.internal."); egress treats it as the same host.
+  const labels = (host.endsWith('.') ? host.slice(0, -1) : host).split('.');
   const wildcard = labels[0] === '*';
   const named = wildcard ? labels.slice(1) : labels;
   if (host.length > 253 || named.length === 0 || !named.every((l) => LABEL_RE.test(l)) || /^\d+$/.test(named.at(-1) ?? '')) {
@@ -215,9 +216,10 @@ function crossFieldProblems(raw: Record<string, unknown>): ManifestProblem[] {
   });
   for (const key of ['events', 'iparams'] as const) {
     const value = raw[key];
-    if (typeof value === 'object' && value !== null && Object.keys(value).length > LIST_MAX) {
-      problems.push({ path: key, message: `must have at most ${LIST_MAX} entries` });
-    }
+    if (typeof value !== 'object' || value === null) continue;
+    if (Object.keys(value).length > LIST_MAX) problems.push({ path: key, message: `must have at most ${LIST_MAX} entries` });
+    // zod drops a "__proto__" key without a word; say so rather than lose the entry.
+    if (Object.hasOwn(value, '__proto__')) problems.push({ path: `${key}.__proto__`, message: 'is not a usable name; choose another' });
   }
   const hasEvents = typeof raw.events === 'object' && raw.events !== null && Object.keys(raw.events).length > 0;
   const hasServices = Array.isArray(raw.services) && raw.services.length > 0;
@@ -248,6 +250,11 @@ export function parseManifest(raw: unknown, files?: ReadonlySet<string>): Plugin
   const m = parsed.data;
   const services = m.services.map((s) => ({ route: s.route, main: normalizePackagePath(s.main), access: s.access }));
   const main = typeof m.main === 'string' ? normalizePackagePath(m.main) : services[0]?.main ?? null;
+  // A defaulted `main` ("plugin.js") skips the schema's own check, so check the result here.
+  if (files !== undefined) {
+    const missing = services.map((s, i) => [`services[${i}].main`, s.main] as const).filter(([, p]) => !files.has(p));
+    if (missing.length > 0) fail(missing.map(([path, p]) => ({ path, message: `names ${p}, which is not in the package` })));
+  }
   return {
     name: m.name,
     version: m.version,

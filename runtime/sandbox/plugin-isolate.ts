@@ -6,7 +6,7 @@ import type { ErrorCode } from '../errors.ts';
 import { isPlughostError } from '../errors.ts';
 import type { PreparedIsolate } from './prepared-isolate.ts';
 import { RunLog, type LogLevel } from './run-log.ts';
-import type { InvocationKind, InvocationOutcome, InvokeRequest, Ops, RouteResponse, SandboxPlugin } from './types.ts';
+import type { InvocationKind, InvocationOutcome, InvokeRequest, LoadInfo, Ops, RouteResponse, SandboxPlugin } from './types.ts';
 
 export interface PluginIsolateOptions {
   plugin: SandboxPlugin;
@@ -27,7 +27,11 @@ interface Invocation {
   startedAt: number;
   deadline: number;
   pendingOps: Set<number>;
-  settled: { ok: boolean; value?: unknown; error?: { message?: string; stack?: string; code?: string } } | undefined;
+  response?: RouteResponse;
+  /** True once the guest has run any of this invocation's code. */
+  started: boolean;
+  onResponse?: ((response: RouteResponse) => void) | undefined;
+  settled: { ok: boolean; value?: unknown; error?: { message?: string; stack?: string; code?: string; noRetry?: boolean } } | undefined;
   finish(outcome: Omit<InvocationOutcome, 'log' | 'startedAt' | 'durationMs'>): void;
   done: Promise<InvocationOutcome>;
 }
@@ -39,7 +43,7 @@ export interface PluginIsolate {
   readonly disposed: boolean;
   invoke(request: InvokeRequest): Promise<InvocationOutcome>;
   /** Loads the package now (top-level code runs), so the first call finds it ready. */
-  preload(): Promise<void>;
+  preload(): Promise<LoadInfo>;
   dispose(): void;
 }
 
@@ -49,8 +53,11 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
   const invocations = new Map<number, Invocation>();
   let nextId = 0;
   let busy = 0; // guest entries in flight: when > 0 the isolate is executing code
+  // Routes that have sent their response finish when the guest entry that sent it returns,
+  // so that what the plugin logs in the same turn (after send) is still in the run's log.
+  const responded = new Set<Invocation>();
   let disposed = false;
-  let loaded: Promise<void> | undefined;
+  let loaded: Promise<LoadInfo> | undefined;
 
   const dispose = (reason: string) => {
     if (disposed) return;
@@ -59,7 +66,16 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
     options.onFatal?.(reason);
     const code: ErrorCode = reason === 'memory' ? 'PLUGIN_MEMORY_LIMIT' : reason === 'timeout' ? 'PLUGIN_TIMEOUT' : 'PLUGIN_ERROR';
     for (const inv of invocations.values()) {
-      inv.finish({ status: code === 'PLUGIN_TIMEOUT' ? 'timed-out' : 'failed', error: { code, message: fatalMessage(reason, plugin) } });
+      if (inv.response) {
+        // A route that already sent its response keeps it: the client has it.
+        inv.log.append('host', fatalMessage(reason, plugin));
+        inv.finish({ status: 'succeeded', response: inv.response });
+      } else if (!inv.started && reason !== 'closed') {
+        // Queued behind the code that killed the isolate, it never ran: run it again afresh.
+        inv.finish({ status: 'failed', error: { code: 'PLUGIN_ERROR', message: 'the isolate was restarted before this run began' }, retryable: true });
+      } else {
+        inv.finish({ status: code === 'PLUGIN_TIMEOUT' ? 'timed-out' : 'failed', error: { code, message: fatalMessage(reason, plugin) } });
+      }
     }
   };
 
@@ -71,11 +87,17 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       await fn(Math.max(1, (inv?.deadline ?? Date.now() + 1000) - Date.now()));
     } catch (err) {
       const message = (err as Error)?.message ?? String(err);
+      // This entry was executing: its invocation ran, whatever else was queued behind it.
+      if (inv && !disposed) inv.started = true;
       if (/memory limit/i.test(message) || prepared.isolate.isDisposed) dispose('memory');
       else if (/timed out/i.test(message)) dispose('timeout');
-      else dispose(`host error: ${message}`);
+      // The guest glue catches everything it runs, so what remains is a promise the plugin
+      // rejected and nobody handled: worth a log line, not a dead isolate or a failed run.
+      else (inv && invocations.has(inv.id) ? inv.log : undefined)?.append('warn', `unhandled rejection: ${message}`);
     } finally {
       busy--;
+      for (const inv of responded) inv.finish({ status: 'succeeded', response: inv.response! });
+      responded.clear();
     }
   };
 
@@ -118,6 +140,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       return dispose('malformed message');
     }
     const inv = invocations.get(Number(msg.id));
+    if (inv) inv.started = true;
     if (msg.t === 'log') {
       inv?.log.append((['log', 'info', 'warn', 'error', 'debug'].includes(msg.level) ? msg.level : 'log') as LogLevel, String(msg.text));
     } else if (msg.t === 'op') {
@@ -127,8 +150,11 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
     } else if (msg.t === 'respond' && inv) {
       if (msg.tooLarge) {
         inv.finish({ status: 'failed', error: { code: 'PLUGIN_RESULT_TOO_LARGE', message: `the response is over ${options.maxResultBytes} bytes` } });
-      } else {
-        inv.finish({ status: 'succeeded', response: toResponse(msg) });
+      } else if (!inv.response) {
+        inv.response = toResponse(msg);
+        inv.controller.abort(); // outbound requests still open are cancelled
+        inv.onResponse?.(inv.response);
+        responded.add(inv);
       }
     } else if (msg.t === 'settled' && inv) {
       if (msg.tooLarge) {
@@ -136,13 +162,14 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
         return;
       }
       inv.settled = msg.ok ? { ok: true, value: msg.value } : { ok: false, error: msg.error };
-      if (!msg.ok && inv.kind === 'route') inv.finish({ status: 'failed', error: pluginError(msg.error, inv.kind) });
-      else checkQuiet(inv);
+      if (inv.kind !== 'route') checkQuiet(inv);
+      else if (!msg.ok && inv.response) inv.log.append('error', `the plugin failed after responding: ${pluginError(msg.error, inv.kind).message}`);
+      else if (!msg.ok) inv.finish({ status: 'failed', error: pluginError(msg.error, inv.kind) });
     }
   };
   prepared.listen(onMessage);
 
-  const start = (kind: InvocationKind, payload: unknown, timeoutMs: number): Invocation => {
+  const start = (kind: InvocationKind, payload: unknown, timeoutMs: number, onResponse?: (r: RouteResponse) => void): Invocation => {
     const id = ++nextId;
     const startedAt = Date.now();
     let resolveDone!: (o: InvocationOutcome) => void;
@@ -156,7 +183,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       inv.finish({ status: 'timed-out', error: { code: 'PLUGIN_TIMEOUT', message: `the plugin did not ${kind === 'route' ? 'respond' : 'finish'} within ${timeoutMs} ms` } });
     }, timeoutMs + margin);
     const inv: Invocation = {
-      id, kind, log, controller, startedAt, deadline: startedAt + timeoutMs, pendingOps: new Set(), settled: undefined, done,
+      id, kind, log, controller, startedAt, deadline: startedAt + timeoutMs, pendingOps: new Set(), settled: undefined, done, onResponse, started: false,
       finish(outcome) {
         if (finished) return;
         finished = true;
@@ -169,11 +196,14 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
     };
     invocations.set(id, inv);
     const json = JSON.stringify(payload);
-    void enter(inv, (timeout) => prepared.dispatch.apply(undefined, [id, kind, json], { timeout, arguments: { copy: true } }));
+    void enter(inv, async (timeout) => {
+      await prepared.dispatch.apply(undefined, [id, kind, json], { timeout, arguments: { copy: true } });
+      inv.started = true;
+    });
     return inv;
   };
 
-  const load = (timeoutMs: number): Promise<void> => {
+  const load = (timeoutMs: number): Promise<LoadInfo> => {
     loaded ??= (async () => {
       const files: Record<string, string> = {};
       for (const [p, bytes] of plugin.files) if (TEXT_FILE.test(p)) files[p] = Buffer.from(bytes).toString('utf8');
@@ -186,6 +216,8 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
         dispose('load failed');
         throw Object.assign(new Error(error.message), { outcome: { ...outcome, error } });
       }
+      const hooks = (outcome.value as { hooks?: unknown } | undefined)?.hooks;
+      return { hooks: Array.isArray(hooks) ? hooks.filter((h): h is string => typeof h === 'string').slice(0, 100) : [] };
     })();
     return loaded;
   };
@@ -201,7 +233,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       } catch (err) {
         return (err as { outcome: InvocationOutcome }).outcome;
       }
-      return start(request.kind, request.payload, timeoutMs).done;
+      return start(request.kind, request.payload, timeoutMs, request.onResponse).done;
     },
     preload: () => load(plugin.manifest.limits.timeoutMs),
     dispose: () => dispose('closed'),
@@ -215,12 +247,12 @@ function toResponse(msg: Record<string, any>): RouteResponse {
   return { status: Number(msg.status) || 200, headers, body };
 }
 
-function pluginError(error: { message?: string; stack?: string; code?: string } | undefined, kind: InvocationKind): { code: ErrorCode; message: string } {
+function pluginError(error: { message?: string; stack?: string; code?: string; noRetry?: boolean } | undefined, kind: InvocationKind): { code: ErrorCode; message: string; noRetry?: boolean } {
   // Frames of the host's guest glue say nothing useful to a plugin author.
   const message = (error?.stack ?? error?.message ?? 'the plugin failed').split('\n').filter((l) => !l.includes('plughost:///')).join('\n');
   if (error?.code === 'PLUGIN_NO_HANDLER') return { code: 'PLUGIN_NO_HANDLER', message: error.message ?? message };
   if (kind === 'init') return { code: 'PLUGIN_LOAD_ERROR', message };
-  return { code: 'PLUGIN_ERROR', message };
+  return { code: 'PLUGIN_ERROR', message, ...(error?.noRetry ? { noRetry: true } : {}) };
 }
 
 /** What the guest receives when an op fails: never a host stack or an internal message. */

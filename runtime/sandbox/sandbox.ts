@@ -3,7 +3,7 @@
 // A plugin whose isolate died (timeout, memory, load error) gets a fresh one on its next call.
 import { createPluginIsolate, type PluginIsolate } from './plugin-isolate.ts';
 import { prepareIsolate, type GuestLimits, type PreparedIsolate } from './prepared-isolate.ts';
-import type { InvocationOutcome, InvokeRequest, Ops, SandboxPlugin } from './types.ts';
+import type { InvocationOutcome, InvokeRequest, LoadInfo, Ops, SandboxPlugin } from './types.ts';
 
 export interface SandboxOptions {
   ops: Ops;
@@ -18,8 +18,8 @@ export interface SandboxOptions {
 
 export interface Sandbox {
   invoke(plugin: SandboxPlugin, request: InvokeRequest): Promise<InvocationOutcome>;
-  /** Loads the plugin's isolate ahead of its first call. */
-  warm(plugin: SandboxPlugin): Promise<void>;
+  /** Loads the plugin's isolate ahead of its first call; undefined when its code fails to load. */
+  warm(plugin: SandboxPlugin): Promise<LoadInfo | undefined>;
   /** Drops an installation's isolate (uninstalled, upgraded, deactivated). */
   evict(installationId: string): void;
   stats(): { warm: number; spare: number };
@@ -92,11 +92,14 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       let iso = await isolateFor(plugin);
       // Another run may have killed this isolate since it was handed out: take a fresh one.
       if (iso.disposed) iso = await isolateFor(plugin);
-      return iso.invoke(request);
+      const outcome = await iso.invoke(request);
+      if (!outcome.retryable || closed) return outcome;
+      return (await isolateFor(plugin)).invoke(request);
     },
     async warm(plugin) {
       const iso = await isolateFor(plugin);
-      await iso.preload().catch(() => undefined); // a load error is reported by the first real call
+      // A load error is not this caller's to report: the first real call records it as a run.
+      return iso.preload().catch(() => undefined);
     },
     evict(installationId) {
       const existing = warm.get(installationId);

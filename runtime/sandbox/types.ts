@@ -18,7 +18,7 @@ export interface SandboxPlugin {
   iparams: Record<string, unknown>;
 }
 
-export type InvocationKind = 'init' | 'route' | 'event';
+export type InvocationKind = 'init' | 'route' | 'event' | 'hook';
 
 /** One call from plugin code to a host capability. */
 export interface OpCall {
@@ -35,10 +35,12 @@ export type OpHandler = (call: OpCall) => Promise<unknown>;
 export type Ops = Record<string, OpHandler>;
 
 export interface InvokeRequest {
-  kind: 'route' | 'event';
+  kind: 'route' | 'event' | 'hook';
   payload: unknown;
   /** Defaults to the manifest's limit. */
   timeoutMs?: number;
+  /** Called the moment a route sends its response, before the run is over (its log may grow). */
+  onResponse?: (response: RouteResponse) => void;
 }
 
 export interface RouteResponse { status: number; headers: Record<string, string>; body: Buffer }
@@ -47,8 +49,14 @@ export interface InvocationOutcome {
   status: 'succeeded' | 'failed' | 'timed-out';
   response?: RouteResponse;
   value?: unknown;
-  error?: { code: ErrorCode; message: string };
+  /** `noRetry`: the plugin asked the scheduler not to retry (it threw `{noRetry: true}`). */
+  error?: { code: ErrorCode; message: string; noRetry?: boolean };
   log: string;
   startedAt: number;
   durationMs: number;
+  /** The invocation never ran (its isolate died first); the sandbox runs it again once. */
+  retryable?: boolean;
 }
+
+/** What loading a plugin's main module tells the host. */
+export interface LoadInfo { hooks: string[] }

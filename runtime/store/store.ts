@@ -6,8 +6,10 @@ import { dialectOf, knexConfig, type DialectName, type StoreLocation } from './d
 import { installationsTable } from './installations.ts';
 import { kvTable } from './kv.ts';
 import { migrationSource } from './migrations/index.ts';
+import { occurrencesTable } from './occurrences.ts';
 import { pluginVersionsTable } from './plugin-versions.ts';
 import { runsTable } from './runs.ts';
+import { schedulesTable } from './schedules.ts';
 import { settingsTable } from './settings.ts';
 import { tokensTable } from './tokens.ts';
 import { workspaceDataTable } from './workspace-data.ts';
@@ -25,6 +27,8 @@ function tables(db: Knex) {
     runs: runsTable(db),
     kv: kvTable(db),
     data: workspaceDataTable(db),
+    schedules: schedulesTable(db),
+    occurrences: occurrencesTable(db),
   };
 }
 

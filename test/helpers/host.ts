@@ -31,6 +31,7 @@ export interface TestHostOptions {
   dataDir?: string;
   sandbox?: Partial<HostOptions['sandbox']>;
   http?: Partial<HostOptions['http']>;
+  schedules?: Partial<HostOptions['schedules']>;
 }
 
 export async function startHost(opts: TestHostOptions = {}): Promise<TestHost> {
@@ -43,6 +44,7 @@ export async function startHost(opts: TestHostOptions = {}): Promise<TestHost> {
     egressMap: opts.egressMap ?? {},
     sandbox: { ...base.sandbox, spareIsolates: 1, ...opts.sandbox },
     http: { ...base.http, ...opts.http },
+    schedules: { ...base.schedules, ...opts.schedules },
   };
   const host = await createHost(options, {
     logger: createLogger(process.env.PLUGHOST_TEST_LOG ?? 'silent'),
@@ -51,6 +53,7 @@ export async function startHost(opts: TestHostOptions = {}): Promise<TestHost> {
     ...(process.env.PLUGHOST_TEST_SCHEMA ? { schema: process.env.PLUGHOST_TEST_SCHEMA } : {}),
   });
   const url = await host.listen(0, '127.0.0.1');
+  await host.start();
   const api: TestHost['api'] = async (method, p, body, token = operatorToken) => {
     const headers: Record<string, string> = {};
     if (token) headers.authorization = `Bearer ${token}`;

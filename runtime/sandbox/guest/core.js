@@ -89,6 +89,8 @@ function describe(value) {
 }
 
 function errorInfo(err) {
-  if (err instanceof ErrorCtor) return { message: err.message, stack: err.stack, name: err.name, code: err.code };
-  return { message: describe(err) };
+  // `noRetry: true` on what a handler throws asks the scheduler not to retry this occurrence.
+  const noRetry = err !== null && typeof err === 'object' && err.noRetry === true;
+  if (err instanceof ErrorCtor) return { message: err.message, stack: err.stack, name: err.name, code: err.code, noRetry };
+  return { message: describe(err), noRetry };
 }

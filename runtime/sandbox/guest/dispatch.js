@@ -102,7 +102,10 @@ function dispatch(id, kind, payloadJson) {
     setPackageFiles(payload.files);
     setInstallationContext(payload.context);
     mainFile = payload.main;
-    runSettling(id, () => { if (mainFile) loadModule(mainFile); });
+    runSettling(id, () => {
+      if (mainFile) loadModule(mainFile);
+      return { hooks: hookNames() };
+    });
   } else if (kind === 'route') {
     runSettling(id, () => {
       const mod = exportsOf(payload.main, 'a service module must set exports.run');
@@ -125,6 +128,8 @@ function dispatch(id, kind, payloadJson) {
       }
       return handler.call(mod, payload.payload);
     });
+  } else if (kind === 'hook') {
+    runSettling(id, () => runHook(payload.hook, payload.response, payload.args));
   } else {
     settle(id, false, new ErrorCtor('unknown dispatch kind: ' + kind));
   }

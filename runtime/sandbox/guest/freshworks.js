@@ -1,5 +1,6 @@
-// Guest Freshworks globals: `$db`, the per-installation key-value store. Failures reject
-// with a plain `{status, message}` object, as Freshworks apps expect.
+// Guest Freshworks globals: `$db`, the per-installation key-value store, and `$schedule`,
+// the installation's one-time and recurring schedules. Failures reject with a plain
+// `{status, message}` object, as Freshworks apps expect.
 
 function freshworksCall(op, args) {
   return hostCall(op, args).then(undefined, (err) => {
@@ -12,4 +13,12 @@ globalThis.$db = ObjectFreeze({
   get: (key) => freshworksCall('db.get', { key }),
   update: (key, action, attributes) => freshworksCall('db.update', { key, action, attributes }),
   delete: (key) => freshworksCall('db.delete', { key }),
+});
+
+const scheduleArgs = (args) => (args !== null && typeof args === 'object' ? args : {});
+globalThis.$schedule = ObjectFreeze({
+  create: (args) => freshworksCall('schedule.create', scheduleArgs(args)),
+  fetch: (args) => freshworksCall('schedule.fetch', scheduleArgs(args)),
+  update: (args) => freshworksCall('schedule.update', scheduleArgs(args)),
+  delete: (args) => freshworksCall('schedule.delete', scheduleArgs(args)),
 });

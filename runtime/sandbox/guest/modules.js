@@ -89,10 +89,17 @@ function loadModule(file) {
     } else {
       // The wrapper returns the local `exports` binding as well, so that a module doing
       // `exports = {…}` (the Freshworks idiom) is honoured, not silently ignored.
-      const wrapper = indirectEval(
-        '(function (exports, require, module, __filename, __dirname) {' + packageFiles[file] +
-        '\n;return exports;\n})\n//# sourceURL=plugin:///' + file,
-      );
+      let wrapper;
+      try {
+        wrapper = indirectEval(
+          '(function (exports, require, module, __filename, __dirname) {' + packageFiles[file] +
+          '\n;return exports;\n})\n//# sourceURL=plugin:///' + file,
+        );
+      } catch (err) {
+        // V8 gives a syntax error no position in eval'd code: say which file it is in.
+        if (err instanceof SyntaxError) throw new SyntaxError(err.message + ' (in ' + file + ')');
+        throw err;
+      }
       const original = module.exports;
       const returned = wrapper.call(original, original, makeRequire(dirnameOf(file)), module, '/' + file, '/' + dirnameOf(file));
       if (module.exports === original && returned !== original && returned !== undefined && returned !== null) {

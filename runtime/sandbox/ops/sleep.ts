@@ -3,9 +3,10 @@ import type { Ops } from '../types.ts';
 
 export const sleepOps: Ops = {
   sleep({ args, signal, deadline }) {
-    const ms = Math.min(Math.max(Number(args.ms) || 0, 0), Math.max(deadline - Date.now(), 0));
+    const ms = Math.max(Number(args.ms) || 0, 0);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(resolve, ms);
+      // A timer due after the run's limit never fires: the run is over by then.
+      const timer = ms <= deadline - Date.now() ? setTimeout(resolve, ms) : undefined;
       signal.addEventListener('abort', () => {
         clearTimeout(timer);
         reject(Object.assign(new Error('the run ended'), { status: 499 }));

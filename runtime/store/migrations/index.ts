@@ -2,9 +2,11 @@
 // Add a file and list it here; never edit a migration that has shipped.
 import type { Knex } from 'knex';
 import * as m001 from './001_core.ts';
+import * as m002 from './002_schedules.ts';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_core': m001,
+  '002_schedules': m002,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

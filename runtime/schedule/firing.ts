@@ -1,0 +1,133 @@
+// Firing one occurrence, whatever its kind: a scheduled webhook (in-process plugin route or an
+// HTTP POST out), a plugin's `onScheduledEvent`, or a Haplo hook. Every attempt is a run in
+// the history, carrying the occurrence's idempotency key.
+import type { EgressClient } from '../egress/index.ts';
+import type { Executor, RunMeta } from '../executor.ts';
+import { queryObject } from '../http/body.ts';
+import type { Installations } from '../installations.ts';
+import { callRoute, type RouteCallDeps } from '../route-call.ts';
+import type { InvocationOutcome } from '../sandbox/types.ts';
+import type { Occurrence } from '../store/occurrences.ts';
+import type { Schedule } from '../store/schedules.ts';
+import type { Store } from '../store/store.ts';
+import { nextAfter } from './recurrence.ts';
+import type { Fire, FireResult } from './scheduler.ts';
+import { signatureHeader } from './signature.ts';
+import type { WebhookSpec, Webhooks } from './webhooks.ts';
+import { formatInZone, instantToWall, wallFields } from './zoned-time.ts';
+
+export interface FireDeps {
+  store: Store;
+  installations: Installations;
+  executor: Executor;
+  egress: EgressClient;
+  webhooks: Webhooks;
+  routes: RouteCallDeps;
+  now: () => number;
+}
+
+const ROUTE_PATH = /^\/workspaces\/([A-Za-z0-9_-]{1,64})\/([^/]+)\/([^/]+)(\/.*)?$/;
+
+function fromOutcome(runId: string, outcome: InvocationOutcome, okStatus?: number): FireResult {
+  const ok = outcome.response ? (okStatus ?? outcome.response.status) < 300 && (okStatus ?? outcome.response.status) >= 200 : outcome.status === 'succeeded';
+  const noRetry = outcome.error?.noRetry === true || outcome.response?.headers['x-plughost-no-retry'] === 'true';
+  const error = ok ? undefined : outcome.error ? `${outcome.error.code}: ${outcome.error.message.split('\n')[0]}` : `the route answered ${outcome.response?.status}`;
+  return { ok, runId, error, noRetry };
+}
+
+export function createFire(deps: FireDeps): Fire {
+  const { store, installations, executor, egress, webhooks, now } = deps;
+
+  const webhook = async (s: Schedule, o: Occurrence, meta: RunMeta): Promise<FireResult> => {
+    const spec = s.spec as unknown as WebhookSpec;
+    const next = o.trigger === 'manual' ? s.nextRunAt : nextAfter(s.recurrence, o.dueAt);
+    const body = JSON.stringify({
+      data: { scheduled: formatInZone(o.dueAt, spec.timezone), nextScheduled: next === null ? null : formatInZone(next, spec.timezone) },
+      scheduled: { id: s.id },
+    });
+    const secret = webhooks.secretOf(s);
+    const headers: Record<string, string> = {
+      'content-type': 'application/json', 'user-agent': 'plughost-scheduler',
+      'x-zengine-webhook-key': secret, 'x-plughost-signature': signatureHeader(secret, body, Math.floor(now() / 1000)),
+      'x-plughost-idempotency-key': o.idempotencyKey,
+    };
+    const started = now();
+    const url = new URL(spec.url, 'http://in-process.invalid');
+    const m = spec.url.startsWith('/') ? ROUTE_PATH.exec(url.pathname) : null;
+    if (m) {
+      try {
+        const call = await callRoute(deps.routes, {
+          workspaceId: m[1]!, namespace: m[2]!, route: m[3]!, method: 'POST', headers, query: queryObject(url.searchParams),
+          body: JSON.parse(body), rawBody: body, originalUrl: url.pathname + url.search, path: url.pathname,
+        }, meta);
+        const { run, outcome } = await call.done;
+        return fromOutcome(run.id, outcome);
+      } catch (err) {
+        const message = (err as Error).message;
+        const run = executor.record(s.workspaceId, { ...meta, target: `POST ${url.pathname}` }, {
+          status: 'failed', startedAt: started, durationMs: now() - started, httpStatus: (err as { status?: number }).status ?? null,
+          log: `POST ${url.pathname}${url.search}: ${message}`, error: { code: (err as { code?: string }).code ?? 'INTERNAL', message },
+        });
+        return { ok: false, runId: run.id, error: message };
+      }
+    }
+    try {
+      const target = new URL(spec.url);
+      const res = await egress.request({ url: spec.url, method: 'POST', headers, body }, { permittedHosts: [target.host] });
+      const ok = res.status >= 200 && res.status < 300;
+      const run = executor.record(s.workspaceId, { ...meta, target: `POST ${target.origin}${target.pathname}` }, {
+        status: ok ? 'succeeded' : 'failed', startedAt: started, durationMs: now() - started, httpStatus: res.status,
+        log: `POST ${target.origin}${target.pathname} → ${res.status} ${res.statusText}`,
+        error: ok ? null : { code: 'WEBHOOK_FAILED', message: `the endpoint answered ${res.status}` },
+      });
+      return { ok, runId: run.id, error: ok ? undefined : `the endpoint answered ${res.status}`, noRetry: res.headers['x-plughost-no-retry'] === 'true' };
+    } catch (err) {
+      const e = err as { code?: string; message: string };
+      const run = executor.record(s.workspaceId, { ...meta, target: `POST ${spec.url}`.slice(0, 300) }, {
+        status: 'failed', startedAt: started, durationMs: now() - started, httpStatus: null, log: e.message, error: { code: e.code ?? 'EGRESS_FAILED', message: e.message },
+      });
+      return { ok: false, runId: run.id, error: e.message };
+    }
+  };
+
+  const pluginOf = async (s: Schedule) => {
+    const inst = s.installationId ? await store.installations.byId(s.installationId) : undefined;
+    return inst && inst.active ? installations.toSandboxPlugin(inst) : undefined;
+  };
+
+  const event = async (s: Schedule, o: Occurrence, meta: RunMeta): Promise<FireResult> => {
+    const plugin = await pluginOf(s);
+    if (!plugin) return { ok: false, runId: null, error: 'the installation is gone or inactive', noRetry: true };
+    const spec = s.spec as { name: string; data: unknown };
+    const handler = plugin.manifest.events.onScheduledEvent?.handler;
+    if (!handler) {
+      const message = `plugin \`${plugin.manifest.name}\` declares no handler for onScheduledEvent; add events.onScheduledEvent.handler to plugin.json`;
+      const run = executor.record(s.workspaceId, meta, { status: 'failed', startedAt: now(), durationMs: 0, httpStatus: null, log: message, error: { code: 'PLUGIN_NO_HANDLER', message } });
+      return { ok: false, runId: run.id, error: message, noRetry: true };
+    }
+    const payload = {
+      account_id: s.workspaceId, event: 'onScheduledEvent', region: 'US', timestamp: o.dueAt, domain: `${s.workspaceId}.plughost.local`,
+      data: spec.data, iparams: plugin.iparams, idempotencyKey: o.idempotencyKey, schedule: { name: spec.name },
+    };
+    const { run, outcome } = await executor.run(plugin, { kind: 'event', payload: { handler, event: 'onScheduledEvent', payload } }, meta);
+    return fromOutcome(run.id, outcome);
+  };
+
+  const hook = async (s: Schedule, o: Occurrence, meta: RunMeta): Promise<FireResult> => {
+    const plugin = await pluginOf(s);
+    if (!plugin) return { ok: false, runId: null, error: 'the installation is gone or inactive', noRetry: true };
+    const tz = (s.recurrence as { timezone: string }).timezone;
+    const wall = instantToWall(o.dueAt, tz);
+    const f = wallFields(wall);
+    const args = [f.year, f.month - 1, f.day, f.hour, new Date(wall).getUTCDay()];
+    const { run, outcome } = await executor.run(plugin, { kind: 'hook', payload: { hook: s.name, args, response: { idempotencyKey: o.idempotencyKey } } }, meta);
+    return fromOutcome(run.id, outcome);
+  };
+
+  return async (s, o, attempt) => {
+    const base = { trigger: attempt.trigger, scheduleId: s.id, idempotencyKey: o.idempotencyKey, attempt: attempt.attempt };
+    if (s.kind === 'webhook') return webhook(s, o, { ...base, kind: 'webhook', target: (s.spec as { url: string }).url.slice(0, 300) });
+    if (s.kind === 'plugin') return event(s, o, { ...base, kind: 'event', target: `onScheduledEvent ${s.name}` });
+    return hook(s, o, { ...base, kind: 'hook', target: s.name ?? 'hook' });
+  };
+}

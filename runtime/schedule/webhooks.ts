@@ -1,0 +1,154 @@
+// Scheduled webhooks (Zengine): workspace admins create them over REST; each fires a POST to
+// a plugin route on this host (in-process) or to an absolute URL (under the egress policy).
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { PlughostError } from '../errors.ts';
+import { newId } from '../ids.ts';
+import type { Secrets } from '../secrets.ts';
+import type { Schedule } from '../store/schedules.ts';
+import type { Store } from '../store/store.ts';
+import { isTimeZone } from '../workspaces.ts';
+import { checkCron, nextAfter, type Recurrence } from './recurrence.ts';
+import { formatInZone, instantToWall, parseWall, wallToInstant } from './zoned-time.ts';
+
+const url = z.string().min(1).max(2000).refine((u) => /^\/workspaces\/[A-Za-z0-9_-]{1,64}\/[^/?#]+\/[^/?#]+/.test(u) || (URL.canParse(u) && /^https?:$/.test(new URL(u).protocol)),
+  'must be a plugin route path (/workspaces/{ws}/{namespace}/{route}…) or an absolute http(s) URL');
+const cron = z.string().max(200).refine((c) => { try { checkCron(c); return true; } catch { return false; } }, 'is not a valid cron expression');
+
+const fields = {
+  url,
+  frequency: z.enum(['hourly', 'daily', 'weekly', 'monthly']),
+  cron,
+  start: z.string().max(40).refine((s) => parseWall(s) !== undefined, 'must be a local date-time YYYY-MM-DD HH:mm[:ss] (no zone: it is read in `timezone`)'),
+  timezone: z.string().max(64).refine(isTimeZone, 'must be an IANA time zone such as America/New_York'),
+  description: z.string().max(500),
+  isActive: z.boolean(),
+  misfire: z.enum(['coalesce', 'skip', 'all']),
+  overlap: z.enum(['skip', 'allow', 'queue']),
+  retries: z.number().int().min(0).max(10),
+};
+export const webhookCreateInput = z.object({
+  ...fields, frequency: fields.frequency.optional(), cron: fields.cron.optional(), start: fields.start.optional(),
+  timezone: fields.timezone.optional(), description: fields.description.optional(), isActive: fields.isActive.optional(),
+  misfire: fields.misfire.optional(), overlap: fields.overlap.optional(), retries: fields.retries.optional(),
+}).strict().refine((v) => v.frequency !== undefined || v.cron !== undefined, { message: 'give `frequency` (hourly, daily, weekly, monthly) or `cron`', path: ['frequency'] });
+export const webhookChangeInput = z.object({
+  url: fields.url.optional(), frequency: fields.frequency.nullable().optional(), cron: fields.cron.nullable().optional(),
+  start: fields.start.nullable().optional(), timezone: fields.timezone.optional(), description: fields.description.optional(),
+  isActive: fields.isActive.optional(), misfire: fields.misfire.optional(), overlap: fields.overlap.optional(), retries: fields.retries.optional(),
+}).strict();
+
+export interface WebhookSpec {
+  url: string; frequency: string | null; cron: string | null; start: string | null; timezone: string; description: string; createdWall: number;
+}
+
+export function webhookRecurrence(spec: WebhookSpec): Recurrence {
+  const anchorWall = spec.start ? parseWall(spec.start)! : spec.createdWall;
+  return { type: 'calendar', timezone: spec.timezone, anchorWall, frequency: (spec.frequency ?? undefined) as never, cron: spec.cron ?? undefined };
+}
+
+/** The first fire time: `start` (or the next slot at or after it), or now when there is no start. */
+function firstRun(spec: WebhookSpec, rec: Recurrence, now: number): number | null {
+  if (!spec.start && !spec.cron) return now;
+  const from = spec.start ? Math.max(now, wallToInstant(parseWall(spec.start)!, spec.timezone)) : now;
+  return nextAfter(rec, from - 1);
+}
+
+export function createWebhooks(deps: { store: Store; secrets: Secrets; now: () => number }) {
+  const { store, secrets, now } = deps;
+
+  const view = (s: Schedule) => {
+    const spec = s.spec as unknown as WebhookSpec;
+    return {
+      id: s.id, workspaceId: s.workspaceId, url: spec.url, frequency: spec.frequency, cron: spec.cron, start: spec.start,
+      timezone: spec.timezone, description: spec.description, isActive: s.active, misfire: s.misfire, overlap: s.overlap, retries: s.maxRetries,
+      secretKey: s.secret ? (secrets.open(s.secret) as string) : null,
+      nextRunAt: s.active && s.nextRunAt !== null ? new Date(s.nextRunAt).toISOString() : null,
+      nextRunAtLocal: s.active && s.nextRunAt !== null ? formatInZone(s.nextRunAt, spec.timezone) : null,
+      createdAt: new Date(s.createdAt).toISOString(), updatedAt: new Date(s.updatedAt).toISOString(),
+    };
+  };
+
+  const checkUrl = (workspaceId: string, u: string) => {
+    const m = /^\/workspaces\/([A-Za-z0-9_-]{1,64})\//.exec(u);
+    if (m && m[1] !== workspaceId) throw new PlughostError('INVALID_BODY', `url must be a route of this workspace (/workspaces/${workspaceId}/…), not of ${m[1]}`);
+  };
+
+  const get = async (workspaceId: string, id: string): Promise<Schedule> => {
+    const s = await store.schedules.get(id);
+    if (!s || s.workspaceId !== workspaceId || s.kind !== 'webhook') throw new PlughostError('SCHEDULE_NOT_FOUND', `no scheduled webhook \`${id}\` in workspace \`${workspaceId}\``);
+    return s;
+  };
+
+  return {
+    view,
+    get,
+    async create(workspaceId: string, input: z.infer<typeof webhookCreateInput>) {
+      const ws = await store.workspaces.require(workspaceId);
+      checkUrl(workspaceId, input.url);
+      const at = now();
+      const timezone = input.timezone ?? ws.timezone ?? 'UTC';
+      const spec: WebhookSpec = {
+        url: input.url, frequency: input.frequency ?? null, cron: input.cron ?? null, start: input.start ?? null, timezone,
+        description: input.description ?? '', createdWall: instantToWall(at, timezone),
+      };
+      const recurrence = webhookRecurrence(spec);
+      const id = newId('whk', at);
+      const s: Schedule = {
+        id, workspaceId, installationId: null, kind: 'webhook', name: null, uniqueKey: `webhook:${id}`, spec: spec as never, recurrence,
+        active: input.isActive ?? true, nextRunAt: firstRun(spec, recurrence, at), misfire: input.misfire ?? 'coalesce',
+        overlap: input.overlap ?? 'skip', maxRetries: input.retries ?? 3, secret: secrets.seal(randomBytes(24).toString('hex')),
+        createdAt: at, updatedAt: at,
+      };
+      await store.schedules.insert(s);
+      return view(s);
+    },
+    async change(workspaceId: string, id: string, input: z.infer<typeof webhookChangeInput>) {
+      const s = await get(workspaceId, id);
+      const old = s.spec as unknown as WebhookSpec;
+      const at = now();
+      if (input.url !== undefined) checkUrl(workspaceId, input.url);
+      const spec: WebhookSpec = {
+        ...old,
+        ...(input.url !== undefined ? { url: input.url } : {}),
+        ...(input.frequency !== undefined ? { frequency: input.frequency } : {}),
+        ...(input.cron !== undefined ? { cron: input.cron } : {}),
+        ...(input.start !== undefined ? { start: input.start } : {}),
+        ...(input.timezone !== undefined ? { timezone: input.timezone } : {}),
+        ...(input.description !== undefined ? { description: input.description } : {}),
+      };
+      if (!spec.frequency && !spec.cron) throw new PlughostError('INVALID_BODY', 'a scheduled webhook needs `frequency` or `cron`');
+      if (spec.timezone !== old.timezone && !spec.start) spec.createdWall = instantToWall(wallToInstant(old.createdWall, old.timezone), spec.timezone);
+      const timing = ['frequency', 'cron', 'start', 'timezone'].some((k) => (input as Record<string, unknown>)[k] !== undefined);
+      const resumed = input.isActive === true && !s.active;
+      const recurrence = webhookRecurrence(spec);
+      const updated: Schedule = {
+        ...s, spec: spec as never, recurrence, active: input.isActive ?? s.active,
+        misfire: input.misfire ?? s.misfire, overlap: input.overlap ?? s.overlap, maxRetries: input.retries ?? s.maxRetries, updatedAt: at,
+        // New timing, or a resume after a pause: the next slot from now, with no catch-up for the pause.
+        nextRunAt: timing ? firstRunAfterChange(spec, recurrence, at) : resumed ? nextAfter(recurrence, at) : s.nextRunAt,
+      };
+      await store.schedules.update(updated);
+      return view(updated);
+    },
+    async list(workspaceId: string) {
+      await store.workspaces.require(workspaceId);
+      return (await store.schedules.list(workspaceId, ['webhook'])).map(view);
+    },
+    async remove(workspaceId: string, id: string) {
+      await get(workspaceId, id);
+      await store.schedules.delete(id);
+    },
+    /** The secret key of a webhook (to sign its calls). */
+    secretOf(s: Schedule): string {
+      return secrets.open(s.secret!) as string;
+    },
+  };
+}
+
+function firstRunAfterChange(spec: WebhookSpec, rec: Recurrence, now: number): number | null {
+  if (!spec.start && !spec.cron) return nextAfter(rec, now);
+  return firstRun(spec, rec, now);
+}
+
+export type Webhooks = ReturnType<typeof createWebhooks>;

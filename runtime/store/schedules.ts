@@ -1,0 +1,86 @@
+// The schedules table: scheduled webhooks, plugin schedules ($schedule) and Haplo hooks.
+// `next_run_at` is advanced with a conditional update, so only one node plans each slot.
+import type { Knex } from 'knex';
+import { isUniqueViolation } from './dialect.ts';
+import type { Recurrence } from '../schedule/recurrence.ts';
+
+export type ScheduleKind = 'webhook' | 'plugin' | 'hook';
+export type MisfirePolicy = 'coalesce' | 'skip' | 'all';
+export type OverlapPolicy = 'skip' | 'allow' | 'queue';
+
+export interface Schedule {
+  id: string; workspaceId: string; installationId: string | null; kind: ScheduleKind; name: string | null; uniqueKey: string;
+  spec: Record<string, unknown>; recurrence: Recurrence; active: boolean; nextRunAt: number | null;
+  misfire: MisfirePolicy; overlap: OverlapPolicy; maxRetries: number; secret: string | null; createdAt: number; updatedAt: number;
+}
+
+interface Row {
+  id: string; workspace_id: string; installation_id: string | null; kind: string; name: string | null; unique_key: string;
+  spec: string; recurrence: string; active: number | boolean; next_run_at: number | null; misfire: string; overlap: string;
+  max_retries: number; secret: string | null; created_at: number; updated_at: number;
+}
+
+const toSchedule = (r: Row): Schedule => ({
+  id: r.id, workspaceId: r.workspace_id, installationId: r.installation_id, kind: r.kind as ScheduleKind, name: r.name, uniqueKey: r.unique_key,
+  spec: JSON.parse(r.spec), recurrence: JSON.parse(r.recurrence), active: Boolean(r.active),
+  nextRunAt: r.next_run_at === null ? null : Number(r.next_run_at), misfire: r.misfire as MisfirePolicy, overlap: r.overlap as OverlapPolicy,
+  maxRetries: Number(r.max_retries), secret: r.secret, createdAt: Number(r.created_at), updatedAt: Number(r.updated_at),
+});
+
+const toRow = (s: Schedule): Row => ({
+  id: s.id, workspace_id: s.workspaceId, installation_id: s.installationId, kind: s.kind, name: s.name, unique_key: s.uniqueKey,
+  spec: JSON.stringify(s.spec), recurrence: JSON.stringify(s.recurrence), active: s.active, next_run_at: s.nextRunAt,
+  misfire: s.misfire, overlap: s.overlap, max_retries: s.maxRetries, secret: s.secret, created_at: s.createdAt, updated_at: s.updatedAt,
+});
+
+export function schedulesTable(db: Knex) {
+  return {
+    /** Inserts; false when the unique key is taken. */
+    async insert(s: Schedule): Promise<boolean> {
+      try {
+        await db('schedules').insert(toRow(s));
+        return true;
+      } catch (err) {
+        if (isUniqueViolation(err)) return false;
+        throw err;
+      }
+    },
+    async get(id: string): Promise<Schedule | undefined> {
+      const row = await db('schedules').where({ id }).first();
+      return row ? toSchedule(row) : undefined;
+    },
+    async byKey(uniqueKey: string): Promise<Schedule | undefined> {
+      const row = await db('schedules').where({ unique_key: uniqueKey }).first();
+      return row ? toSchedule(row) : undefined;
+    },
+    async list(workspaceId: string, kinds: ScheduleKind[]): Promise<Schedule[]> {
+      const rows: Row[] = await db('schedules').where({ workspace_id: workspaceId }).whereIn('kind', kinds).orderBy('id');
+      return rows.map(toSchedule);
+    },
+    async ofInstallation(installationId: string, kind: ScheduleKind): Promise<Schedule[]> {
+      const rows: Row[] = await db('schedules').where({ installation_id: installationId, kind }).orderBy('id');
+      return rows.map(toSchedule);
+    },
+    async update(s: Schedule): Promise<void> {
+      const { id: _id, created_at: _c, ...rest } = toRow(s);
+      await db('schedules').where({ id: s.id }).update(rest);
+    },
+    async delete(id: string): Promise<boolean> {
+      return (await db('schedules').where({ id }).delete()) > 0;
+    },
+    /** Active schedules due by `now`, oldest first. */
+    async due(now: number, limit: number): Promise<Schedule[]> {
+      const rows: Row[] = await db('schedules').where('next_run_at', '<=', now).andWhere({ active: true }).orderBy('next_run_at').limit(limit);
+      return rows.map(toSchedule);
+    },
+    /** Moves `next_run_at` only if no other node moved it first; true when this call did. */
+    async advance(id: string, from: number, to: number | null, trx: Knex = db): Promise<boolean> {
+      return (await trx('schedules').where({ id, next_run_at: from }).update({ next_run_at: to })) === 1;
+    },
+    async earliestNextRun(): Promise<number | null> {
+      const row = await db('schedules').where({ active: true }).whereNotNull('next_run_at').min({ t: 'next_run_at' }).first();
+      return row?.t === null || row?.t === undefined ? null : Number(row.t);
+    },
+  };
+}
+export type SchedulesTable = ReturnType<typeof schedulesTable>;
