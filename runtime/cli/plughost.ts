@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { installCommand } from './install.ts';
 import { publishCommand } from './publish.ts';
+import { scheduleCommand } from './schedule.ts';
 import { serveCommand } from './serve.ts';
 
 const program = new Command('plughost')
@@ -13,6 +14,7 @@ const program = new Command('plughost')
 serveCommand(program);
 publishCommand(program);
 installCommand(program);
+scheduleCommand(program);
 
 try {
   await program.parseAsync(process.argv);

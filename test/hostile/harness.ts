@@ -155,7 +155,6 @@ export async function hostileBesideCalm(env: Env, namespace: string, query: Reco
   const seen = env.beacon.requests.length;
   const tag = `${namespace}-${seen}`;
   const hostile = call(env, namespace, opts.beacon ? { ...query, beacon: tag } : query);
-  let calm: Promise<CallResult[]>;
   if (opts.beacon) {
     const started = await Promise.race([
       env.beacon.waitForRequests(seen + 1).then(() => true),
@@ -163,10 +162,8 @@ export async function hostileBesideCalm(env: Env, namespace: string, query: Reco
     ]);
     assert.ok(started, 'the hostile run answered without calling the beacon: it never started misbehaving');
     assert.equal(env.beacon.requests[seen]!.url, `/${tag}`);
-    calm = callCalm(env);
-  } else {
-    calm = callCalm(env);
   }
+  const calm = callCalm(env);
   const [result] = await Promise.all([hostile, calm]);
   return result;
 }
