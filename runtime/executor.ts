@@ -29,7 +29,13 @@ export function createExecutor(deps: ExecutorDeps) {
     if (run.durationMs !== null) metrics.runDuration.observe({ kind: run.kind }, run.durationMs / 1000);
     events.emit('run:finished', run);
   };
+  const inFlight = new Map<string, Promise<unknown>>();
   return {
+    /** Resolves once the run `id` is over, if it is running in this process (its response may have gone out already). */
+    async whenDone(id: string): Promise<void> {
+      await inFlight.get(id)?.catch(() => undefined);
+    },
+
     /** Records a run that did not go through the sandbox (a webhook POSTed to an outside URL). */
     record(workspaceId: string, meta: RunMeta, result: { status: Run['status']; startedAt: number; durationMs: number; httpStatus: number | null; log: string; error: Run['error'] }): Run {
       const run: Run = {
@@ -45,8 +51,10 @@ export function createExecutor(deps: ExecutorDeps) {
       const startedAt = deps.now();
       const id = meta.runId ?? newId('run');
       let outcome: InvocationOutcome;
+      const invoked = sandbox.invoke(plugin, request);
+      inFlight.set(id, invoked);
       try {
-        outcome = await sandbox.invoke(plugin, request);
+        outcome = await invoked;
       } catch (err) {
         outcome = {
           status: 'failed', error: { code: 'INTERNAL', message: (err as Error).message }, log: '', startedAt: Date.now(), durationMs: 0,
@@ -59,6 +67,7 @@ export function createExecutor(deps: ExecutorDeps) {
         finishedAt: startedAt + outcome.durationMs, durationMs: outcome.durationMs, log: outcome.log, error: outcome.error ?? null,
       };
       finish(run);
+      inFlight.delete(id);
       return { run, outcome };
     },
   };

@@ -103,3 +103,40 @@ export interface PlughostModule {
 
 /** Error codes a caller of a plugin route may see in `{"error": {"code"}}`. */
 export type PluginErrorCode = 'PLUGIN_ERROR' | 'PLUGIN_TIMEOUT' | 'PLUGIN_MEMORY_LIMIT' | 'PLUGIN_RESULT_TOO_LARGE' | 'PLUGIN_NO_HANDLER' | 'PLUGIN_LOAD_ERROR';
+
+/** `$schedule` (Freshworks): one-time and recurring schedules of the installation. */
+export interface ScheduleSpec {
+  name: string;
+  data: Record<string, unknown>;
+  /** ISO date-time, at least 5 minutes ahead. */
+  schedule_at: string;
+  repeat?: { time_unit: 'minutes' | 'hours' | 'days'; frequency: number };
+}
+export interface ScheduleApi {
+  create(spec: ScheduleSpec): Promise<{ status: 200; message: string }>;
+  fetch(args: { name: string }): Promise<ScheduleSpec>;
+  update(spec: Partial<ScheduleSpec> & { name: string }): Promise<{ status: 200; message: string }>;
+  delete(args: { name: string }): Promise<{ status: 200; message: string }>;
+}
+
+/** What the `events.onScheduledEvent` handler receives. */
+export interface ScheduledEventPayload {
+  /** The workspace id. */
+  account_id: string;
+  event: 'onScheduledEvent';
+  region: string;
+  /** The occurrence's due time, epoch ms. */
+  timestamp: number;
+  domain: string;
+  data: Record<string, unknown>;
+  iparams: Record<string, unknown>;
+  /** Stable for the occurrence across retries and crash re-runs. */
+  idempotencyKey: string;
+  schedule: { name: string };
+}
+
+/** Haplo's `P`: schedule hooks. */
+export type ScheduleHookName = 'hScheduleHourly' | 'hScheduleDailyMidnight' | 'hScheduleDailyEarly' | 'hScheduleDailyMidday' | 'hScheduleDailyLate';
+export interface HaploPlugin {
+  hook(name: ScheduleHookName, fn: (response: { idempotencyKey: string }, year: number, month0to11: number, dayOfMonth: number, hour: number, dayOfWeek: number) => unknown): void;
+}

@@ -4,6 +4,7 @@ import type { Context, Next } from 'koa';
 import type { Auth, Principal } from '../auth.ts';
 import { bearerOf } from '../auth.ts';
 import type { DataApi } from '../data-api.ts';
+import type { Executor } from '../executor.ts';
 import type { Installations } from '../installations.ts';
 import type { HostOptions } from '../options.ts';
 import type { Registry } from '../registry.ts';
@@ -29,6 +30,7 @@ export interface ApiDeps {
   installations: Installations;
   dataApi: DataApi;
   recorder: RunRecorder;
+  executor: Executor;
   webhooks: Webhooks;
   scheduler: Scheduler;
   clock: Clock;

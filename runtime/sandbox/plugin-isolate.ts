@@ -52,7 +52,8 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
   const margin = options.watchdogMarginMs ?? 100;
   const invocations = new Map<number, Invocation>();
   let nextId = 0;
-  let busy = 0; // guest entries in flight: when > 0 the isolate is executing code
+  // Guest entries in flight, oldest first: while there is one, the isolate is executing code.
+  const entries: Array<{ started: boolean }> = [];
   // Routes that have sent their response finish when the guest entry that sent it returns,
   // so that what the plugin logs in the same turn (after send) is still in the run's log.
   const responded = new Set<Invocation>();
@@ -62,6 +63,9 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
   const dispose = (reason: string) => {
     if (disposed) return;
     disposed = true;
+    // isolated-vm runs an isolate's entries in order: the oldest unfinished one was executing.
+    const executing = entries[0];
+    if (executing) executing.started = true;
     prepared.dispose();
     options.onFatal?.(reason);
     const code: ErrorCode = reason === 'memory' ? 'PLUGIN_MEMORY_LIMIT' : reason === 'timeout' ? 'PLUGIN_TIMEOUT' : 'PLUGIN_ERROR';
@@ -82,7 +86,8 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
   /** Runs one entry into the guest under the remaining time; fatal failures dispose the isolate. */
   const enter = async (inv: Invocation | undefined, fn: (timeout: number) => Promise<unknown>) => {
     if (disposed) return;
-    busy++;
+    const entry = inv ?? { started: true };
+    entries.push(entry);
     try {
       await fn(Math.max(1, (inv?.deadline ?? Date.now() + 1000) - Date.now()));
     } catch (err) {
@@ -95,7 +100,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       // rejected and nobody handled: worth a log line, not a dead isolate or a failed run.
       else (inv && invocations.has(inv.id) ? inv.log : undefined)?.append('warn', `unhandled rejection: ${message}`);
     } finally {
-      busy--;
+      entries.splice(entries.indexOf(entry), 1);
       for (const inv of responded) inv.finish({ status: 'succeeded', response: inv.response! });
       responded.clear();
     }
@@ -179,7 +184,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
     let finished = false;
     const watchdog = setTimeout(() => {
       // Code still executing past its limit plus the margin cannot be stopped gently.
-      if (busy > 0) dispose('timeout');
+      if (entries.length > 0) dispose('timeout');
       inv.finish({ status: 'timed-out', error: { code: 'PLUGIN_TIMEOUT', message: `the plugin did not ${kind === 'route' ? 'respond' : 'finish'} within ${timeoutMs} ms` } });
     }, timeoutMs + margin);
     const inv: Invocation = {

@@ -16,7 +16,7 @@ function filterValue(value: unknown, name: string, allowed?: string[]): string |
 }
 
 export function runRoutes(router: ApiRouter, deps: ApiDeps) {
-  const { auth, store, recorder } = deps;
+  const { auth, store, recorder, executor } = deps;
   router.get('/workspaces/:ws/runs', workspaceAccess(auth), async (ctx) => {
     await store.workspaces.require(ctx.params.ws!);
     await recorder.flush();
@@ -28,6 +28,8 @@ export function runRoutes(router: ApiRouter, deps: ApiDeps) {
     }, parsePage(ctx.query));
   });
   router.get('/workspaces/:ws/runs/:id', workspaceAccess(auth), async (ctx) => {
+    // A route's response goes out before its run ends: a client reading it straight away waits for it.
+    await executor.whenDone(ctx.params.id!);
     await recorder.flush();
     ctx.body = await store.runs.get(ctx.params.ws!, ctx.params.id!);
   });
