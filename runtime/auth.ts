@@ -5,7 +5,7 @@ import { newId, newToken } from './ids.ts';
 import { hashToken, sameHash } from './secrets.ts';
 import type { Store } from './store/store.ts';
 
-export type Principal = { kind: 'operator' } | { kind: 'workspace'; workspaceId: string };
+export type Principal = { kind: 'operator'; tokenId: string } | { kind: 'workspace'; workspaceId: string; tokenId: string };
 
 export function bearerOf(header: string | undefined): string | undefined {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
@@ -20,7 +20,7 @@ export function createAuth(store: Store, now: () => number) {
       const hash = hashToken(token);
       const record = await store.tokens.findByHash(hash);
       if (!record || !sameHash(record.tokenHash, hash)) return undefined;
-      return record.kind === 'operator' ? { kind: 'operator' } : { kind: 'workspace', workspaceId: record.workspaceId! };
+      return record.kind === 'operator' ? { kind: 'operator', tokenId: record.id } : { kind: 'workspace', workspaceId: record.workspaceId!, tokenId: record.id };
     },
 
     async require(token: string | undefined): Promise<Principal> {

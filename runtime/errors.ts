@@ -38,6 +38,13 @@ export const errorCodes = {
   PLUGIN_RESULT_TOO_LARGE: { status: 500, doc: 'the plugin produced a response over the size limit' },
   PLUGIN_NO_HANDLER: { status: 500, doc: 'the plugin module does not export the function the host must call' },
   PLUGIN_LOAD_ERROR: { status: 500, doc: 'the plugin code failed to load (syntax error, missing module, throw at top level)' },
+  // Haplo services and integration messages
+  SERVICE_NOT_IMPLEMENTED: { status: 404, doc: 'no installation in the workspace implements that Haplo service' },
+  SERVICE_DEADLOCK: { status: 409, doc: 'a synchronous service call would call back into an installation already waiting on it' },
+  QUEUE_NOT_FOUND: { status: 404, doc: 'no integration-message queue or message with that name or id in the workspace' },
+  SENDING_DISABLED: { status: 409, doc: 'this store is a copy (clone guard): an operator must enable sending on this host first' },
+  SEND_FAILED: { status: 502, doc: 'sending a queue\'s messages failed; they stay unsent and the error is recorded on the queue' },
+  WEBHOOK_FAILED: { status: 502, doc: 'a scheduled webhook\'s endpoint answered with an error status' },
   // egress
   EGRESS_DENIED: { status: 403, doc: 'an outbound request went to a host or address the policy refuses' },
   EGRESS_FAILED: { status: 502, doc: 'an outbound request failed (connection, too large, too slow)' },

@@ -8,6 +8,9 @@ import { systemClock, type Clock } from './clock.ts';
 import { createDataApi } from './data-api.ts';
 import { createEgressClient, createEgressPolicy, type Lookup } from './egress/index.ts';
 import { HostEvents } from './events.ts';
+import { createCloneGuard } from './haplo/clone-guard.ts';
+import { createIntegrationMessages } from './haplo/integration-messages.ts';
+import { createServiceRegistry, type ServiceRegistry } from './haplo/services.ts';
 import { createExecutor } from './executor.ts';
 import { createApp } from './http/app.ts';
 import { createInstallations } from './installations.ts';
@@ -65,6 +68,9 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     const dataApi = createDataApi(store, now);
     let warmIsolates = () => 0;
     let wakeScheduler = () => {}; // bound once the scheduler exists; the ops below need it first
+    let services: ServiceRegistry | undefined; // likewise: it needs the sandbox that needs it
+    const cloneGuard = await createCloneGuard(store, options.dataDir);
+    const messages = createIntegrationMessages({ store, egress, cloneGuard, now, registry: () => services!, timeoutMs: options.sandbox.timeoutMs });
     const metrics = createMetrics({ warmIsolates: () => warmIsolates() });
     const sandbox = await createSandbox({
       ops: {
@@ -76,6 +82,7 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
       maxResultBytes: options.sandbox.maxResultBytes,
       maxLogBytes: options.sandbox.maxLogBytes,
       spareIsolates: options.sandbox.spareIsolates,
+      services: (caller, request, deadline, log) => services!.handler(caller, request, deadline, log),
       onFatal: (plugin, reason) => {
         metrics.fatal.inc({ reason: reason.split(':')[0]! });
         events.emit('sandbox:fatal', { installationId: plugin.installationId, workspaceId: plugin.workspaceId, reason });
@@ -87,7 +94,7 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     releases.push(() => recorder.close());
 
     const auth = createAuth(store, now);
-    const registry = createRegistry({ store, events, now });
+    const pluginRegistry = createRegistry({ store, events, now });
     const installations = createInstallations({
       store, secrets, sandbox, events, now,
       async afterChange(inst, loaded) {
@@ -96,7 +103,16 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
         await syncHookSchedules(store, inst, hooks, now());
         await syncPluginSchedules(store, inst, now());
         wakeScheduler();
+        services?.invalidate(inst.workspaceId);
+        if (loaded?.services.includes('haplo:integration-message:discover')) {
+          await messages.discover(inst.workspaceId).catch((err) => log.warn({ err, installation: inst.id }, 'integration-message discovery failed'));
+        }
       },
+    });
+    services = createServiceRegistry({ store, installations, sandbox, builtins: messages.builtins });
+    events.on('installation:changed', (info) => {
+      services?.invalidate(info.workspaceId);
+      if (info.change === 'uninstalled') void store.messages.dropQueuesOf(info.installationId, []).catch((err) => log.warn({ err }, 'could not drop the queues of an uninstalled plugin'));
     });
     const executor = createExecutor({ sandbox, recorder, events, metrics, now });
     const workspaces = createWorkspaces(store, now);
@@ -119,13 +135,13 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     wakeScheduler = () => void scheduler.wake();
     releases.push(() => scheduler.stop());
     const generatedOperatorToken = await auth.ensureOperatorToken(options.operatorToken);
-    const app = createApp({ options, store, workspaces, registry, dataApi, recorder, log, metrics, webhooks, scheduler, clock, ...routes });
+    const app = createApp({ options, store, workspaces, registry: pluginRegistry, dataApi, recorder, log, metrics, webhooks, scheduler, clock, messages, cloneGuard, ...routes });
 
     let server: http.Server | undefined;
     let closing: Promise<void> | undefined;
 
     return {
-      options, store, events, sandbox, registry, installations, executor, auth, workspaces, dataApi, recorder, metrics, clock, log,
+      options, store, events, sandbox, registry: pluginRegistry, services: services!, messages, cloneGuard, installations, executor, auth, workspaces, dataApi, recorder, metrics, clock, log,
       webhooks, scheduler,
       /** Starts the scheduler (serving HTTP is `listen`). */
       start: () => scheduler.start(),

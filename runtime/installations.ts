@@ -64,6 +64,10 @@ export function createInstallations(deps: InstallationsDeps) {
 
   const warm = async (inst: Installation) => {
     const loaded = inst.active ? await sandbox.warm(await toSandboxPlugin(inst)) : undefined;
+    if (loaded) {
+      await store.installations.setLoadInfo(inst.id, loaded);
+      inst.services = loaded.services;
+    }
     await deps.afterChange?.(inst, loaded);
   };
 
@@ -93,7 +97,7 @@ export function createInstallations(deps: InstallationsDeps) {
       const inst = await store.installations.insert({
         id: newId('inst', at), workspaceId, pluginName: input.plugin, pluginVersion: version, namespace: manifest.namespace,
         iparams: plain, secureIparams: Object.keys(secure).length ? secrets.seal(secure) : null,
-        active: input.active ?? true, createdAt: at, updatedAt: at,
+        active: input.active ?? true, createdAt: at, updatedAt: at, services: [],
       });
       changed(inst, 'installed');
       await warm(inst);

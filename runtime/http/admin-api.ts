@@ -10,12 +10,15 @@ import type { HostOptions } from '../options.ts';
 import type { Registry } from '../registry.ts';
 import type { RunRecorder } from '../run-recorder.ts';
 import type { Clock } from '../clock.ts';
+import type { CloneGuard } from '../haplo/clone-guard.ts';
+import type { IntegrationMessages } from '../haplo/integration-messages.ts';
 import type { Scheduler } from '../schedule/scheduler.ts';
 import type { Webhooks } from '../schedule/webhooks.ts';
 import type { Store } from '../store/store.ts';
 import type { createWorkspaces } from '../workspaces.ts';
 import { dataRoutes } from './routes/data.ts';
 import { installationRoutes } from './routes/installations.ts';
+import { integrationMessageRoutes } from './routes/integration-messages.ts';
 import { pluginRoutes } from './routes/plugins.ts';
 import { runRoutes } from './routes/runs.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
@@ -33,6 +36,8 @@ export interface ApiDeps {
   executor: Executor;
   webhooks: Webhooks;
   scheduler: Scheduler;
+  messages: IntegrationMessages;
+  cloneGuard: CloneGuard;
   clock: Clock;
 }
 
@@ -58,6 +63,7 @@ export function adminApi(deps: ApiDeps) {
   installationRoutes(router, deps);
   runRoutes(router, deps);
   scheduleRoutes(router, deps);
+  integrationMessageRoutes(router, deps);
   dataRoutes(router, deps);
   return router;
 }

@@ -7,6 +7,7 @@ import { adminApi, type ApiDeps } from './admin-api.ts';
 import { errorMiddleware } from './error-middleware.ts';
 import { healthRoutes } from './health.ts';
 import { pluginRoutes, type PluginRouteDeps } from './plugin-routes.ts';
+import { pollApi } from './poll-api.ts';
 
 export interface AppDeps extends ApiDeps, PluginRouteDeps {
   log: Logger;
@@ -24,6 +25,7 @@ export function createApp(deps: AppDeps): Koa {
   });
   app.use(errorMiddleware(deps.log));
   app.use(healthRoutes(deps.store, deps.metrics));
+  app.use(pollApi({ store: deps.store, messages: deps.messages, maxBodyBytes: deps.options.http.maxBodyBytes }));
   const api = adminApi(deps);
   app.use(api.routes());
   app.use(api.allowedMethods({ throw: true }));

@@ -6,7 +6,7 @@ import type { ErrorCode } from '../errors.ts';
 import { isPlughostError } from '../errors.ts';
 import type { PreparedIsolate } from './prepared-isolate.ts';
 import { RunLog, type LogLevel } from './run-log.ts';
-import type { InvocationKind, InvocationOutcome, InvokeRequest, LoadInfo, Ops, RouteResponse, SandboxPlugin } from './types.ts';
+import type { InvocationKind, InvocationOutcome, InvokeRequest, LoadInfo, Ops, RouteResponse, SandboxPlugin, ServiceHandler, ServiceRequest, ServiceResult } from './types.ts';
 
 export interface PluginIsolateOptions {
   plugin: SandboxPlugin;
@@ -16,14 +16,17 @@ export interface PluginIsolateOptions {
   maxLogBytes: number;
   /** Grace after the time limit before the watchdog gives up on a run. */
   watchdogMarginMs?: number;
+  /** Answers the plugin's synchronous Haplo service calls. */
+  services?: ServiceHandler;
   onFatal?: (reason: string) => void;
 }
 
 interface Invocation {
   id: number;
-  kind: InvocationKind;
-  log: RunLog;
-  controller: AbortController;
+  kind: InvocationKind | 'service';
+  log: { append(level: LogLevel, text: string): void };
+  /** Made when the first host operation starts; aborted when the run ends or responds. */
+  controller?: AbortController;
   startedAt: number;
   deadline: number;
   pendingOps: Set<number>;
@@ -44,6 +47,8 @@ export interface PluginIsolate {
   invoke(request: InvokeRequest): Promise<InvocationOutcome>;
   /** Loads the package now (top-level code runs), so the first call finds it ready. */
   preload(): Promise<LoadInfo>;
+  /** Runs this installation's implementations of a Haplo service; logs go to `log`. */
+  callService(request: { name: string; args: unknown; chain: string[] }, deadline: number, log: Invocation['log']): Promise<ServiceResult>;
   dispose(): void;
 }
 
@@ -117,7 +122,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
     try {
       if (!handler) throw Object.assign(new Error(`unknown host operation ${op}`), { status: 400 });
       const value = await handler({
-        args, plugin, signal: inv.controller.signal, deadline: inv.deadline,
+        args, plugin, signal: (inv.controller ??= new AbortController()).signal, deadline: inv.deadline,
         log: (level, text) => inv.log.append(level, text),
       });
       if (invocations.has(inv.id)) await deliver(opId, inv, true, value === undefined ? null : value);
@@ -157,7 +162,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
         inv.finish({ status: 'failed', error: { code: 'PLUGIN_RESULT_TOO_LARGE', message: `the response is over ${options.maxResultBytes} bytes` } });
       } else if (!inv.response) {
         inv.response = toResponse(msg);
-        inv.controller.abort(); // outbound requests still open are cancelled
+        inv.controller?.abort(); // outbound requests still open are cancelled
         inv.onResponse?.(inv.response);
         responded.add(inv);
       }
@@ -172,7 +177,19 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       else if (!msg.ok) inv.finish({ status: 'failed', error: pluginError(msg.error, inv.kind) });
     }
   };
-  prepared.listen(onMessage);
+  const onServiceRequest = async (text: string): Promise<string> => {
+    try {
+      const request = JSON.parse(text) as ServiceRequest & { id: number };
+      const inv = invocations.get(Number(request.id));
+      if (!inv || !options.services) throw new Error('a service can only be called while the plugin is running');
+      const value = await options.services(plugin, request, inv.deadline, (level, line) => inv.log.append(level, line));
+      return JSON.stringify({ ok: true, value: value === undefined ? null : value });
+    } catch (err) {
+      const e = opError(err);
+      return JSON.stringify({ ok: false, error: { message: e.code === 'INTERNAL' ? (err as Error).message : e.message, code: e.code } });
+    }
+  };
+  prepared.listen(onMessage, onServiceRequest);
 
   const start = (kind: InvocationKind, payload: unknown, timeoutMs: number, onResponse?: (r: RouteResponse) => void): Invocation => {
     const id = ++nextId;
@@ -180,7 +197,6 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
     let resolveDone!: (o: InvocationOutcome) => void;
     const done = new Promise<InvocationOutcome>((r) => { resolveDone = r; });
     const log = new RunLog(options.maxLogBytes);
-    const controller = new AbortController();
     let finished = false;
     const watchdog = setTimeout(() => {
       // Code still executing past its limit plus the margin cannot be stopped gently.
@@ -188,13 +204,14 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       inv.finish({ status: 'timed-out', error: { code: 'PLUGIN_TIMEOUT', message: `the plugin did not ${kind === 'route' ? 'respond' : 'finish'} within ${timeoutMs} ms` } });
     }, timeoutMs + margin);
     const inv: Invocation = {
-      id, kind, log, controller, startedAt, deadline: startedAt + timeoutMs, pendingOps: new Set(), settled: undefined, done, onResponse, started: false,
+      id, kind, log, startedAt, deadline: startedAt + timeoutMs, pendingOps: new Set(), settled: undefined, done, onResponse, started: false,
       finish(outcome) {
         if (finished) return;
         finished = true;
         clearTimeout(watchdog);
         invocations.delete(id);
-        controller.abort();
+        // Aborting builds an AbortError with a stack: only worth it when host work was started.
+        inv.controller?.abort();
         if (outcome.error) log.append('host', `${outcome.error.code}: ${outcome.error.message}`);
         resolveDone({ ...outcome, log: log.toString(), startedAt, durationMs: Date.now() - startedAt });
       },
@@ -221,8 +238,9 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
         dispose('load failed');
         throw Object.assign(new Error(error.message), { outcome: { ...outcome, error } });
       }
-      const hooks = (outcome.value as { hooks?: unknown } | undefined)?.hooks;
-      return { hooks: Array.isArray(hooks) ? hooks.filter((h): h is string => typeof h === 'string').slice(0, 100) : [] };
+      const names = (list: unknown) => (Array.isArray(list) ? list.filter((h): h is string => typeof h === 'string' && h.length <= 200).slice(0, 200) : []);
+      const value = outcome.value as { hooks?: unknown; services?: unknown } | undefined;
+      return { hooks: names(value?.hooks), services: names(value?.services) };
     })();
     return loaded;
   };
@@ -241,6 +259,25 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       return start(request.kind, request.payload, timeoutMs, request.onResponse).done;
     },
     preload: () => load(plugin.manifest.limits.timeoutMs),
+    async callService(request, deadline, log) {
+      await load(plugin.manifest.limits.timeoutMs);
+      const id = ++nextId;
+      const inv = { id, kind: 'service', log, deadline, pendingOps: new Set(), started: false } as unknown as Invocation;
+      inv.finish = () => { invocations.delete(id); inv.controller?.abort(); };
+      invocations.set(id, inv);
+      let answer: string | undefined;
+      const call = enter(inv, async (timeout) => {
+        answer = await prepared.dispatch.apply(undefined, [id, 'service', JSON.stringify(request)], { timeout, arguments: { copy: true }, result: { copy: true } }) as unknown as string;
+      });
+      // The isolate may be busy with other work: waiting in its queue counts against the deadline too.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.max(0, deadline - Date.now())); });
+      await Promise.race([call, late]);
+      clearTimeout(timer);
+      inv.finish({ status: 'succeeded' });
+      if (answer === undefined) return { ok: false, error: { message: disposed ? `the ${plugin.namespace} plugin's isolate failed during the service call` : `the service call to ${plugin.namespace} ran out of time`, code: 'PLUGIN_TIMEOUT' } };
+      return JSON.parse(answer) as ServiceResult;
+    },
     dispose: () => dispose('closed'),
   };
 }
@@ -252,7 +289,7 @@ function toResponse(msg: Record<string, any>): RouteResponse {
   return { status: Number(msg.status) || 200, headers, body };
 }
 
-function pluginError(error: { message?: string; stack?: string; code?: string; noRetry?: boolean } | undefined, kind: InvocationKind): { code: ErrorCode; message: string; noRetry?: boolean } {
+function pluginError(error: { message?: string; stack?: string; code?: string; noRetry?: boolean } | undefined, kind: Invocation['kind']): { code: ErrorCode; message: string; noRetry?: boolean } {
   // Frames of the host's guest glue say nothing useful to a plugin author.
   const message = (error?.stack ?? error?.message ?? 'the plugin failed').split('\n').filter((l) => !l.includes('plughost:///')).join('\n');
   if (error?.code === 'PLUGIN_NO_HANDLER') return { code: 'PLUGIN_NO_HANDLER', message: error.message ?? message };

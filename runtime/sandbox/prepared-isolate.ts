@@ -12,8 +12,11 @@ export interface PreparedIsolate {
   readonly dispatch: ivm.Reference<(id: number, kind: string, payloadJson: string) => void>;
   readonly deliver: ivm.Reference<(opId: number, ok: boolean, payloadJson?: string) => void>;
   readonly memoryMb: number;
-  /** Routes the guest's channel to `handler`; set once, by the plugin isolate that takes this one. */
-  listen(handler: (message: string) => void): void;
+  /**
+   * Routes the guest's channel to `handler`, and its synchronous service calls (`O.service`)
+   * to `service`; set once, by the plugin isolate that takes this one.
+   */
+  listen(handler: (message: string) => void, service: (request: string) => Promise<string>): void;
   dispose(): void;
 }
 
@@ -25,11 +28,18 @@ export async function prepareIsolate(memoryMb: number, limits: GuestLimits): Pro
     const context = await isolate.createContext();
     let handler: ((message: string) => void) | undefined;
     // The guest captures this callback at bootstrap, so it must exist before the plugin is
-    // known: it forwards to whichever handler the owning plugin isolate installs. It is
-    // synchronous so that every message a guest entry posts is handled before that entry
-    // returns: an event run is judged quiet only after its last continuation has run.
-    await context.global.set('__plughost_post', new ivm.Callback((message: string) => { handler?.(message); }, { sync: true }));
+    // known: it forwards to whichever handler the owning plugin isolate installs. It does not
+    // block the isolate (a blocking callback costs a thread hand-off per message). isolated-vm
+    // queues these messages to Node's thread ahead of the result of the entry that posted them,
+    // so by the time an entry's apply resolves its messages have been handled.
+    await context.global.set('__plughost_post', new ivm.Callback((message: string) => { handler?.(message); }, { ignored: true }));
     await context.global.set('__plughost_limits', JSON.stringify(limits));
+    // Haplo's O.service is synchronous, yet may need another isolate: the guest glue waits on
+    // this with applySyncPromise, which blocks only the calling isolate, never Node's thread.
+    // The glue keeps it in a closure; plugin code never sees it.
+    let serviceHandler: ((request: string) => Promise<string>) | undefined;
+    await context.global.set('__plughost_service', new ivm.Reference(async (request: string) =>
+      serviceHandler ? serviceHandler(request) : JSON.stringify({ ok: false, error: { message: 'services are not available yet' } })));
     compiled ??= { source: guestSource() };
     const script: ivm.Script & ivm.CachedDataResult = await isolate.compileScript(compiled.source, {
       filename: 'plughost:///guest.js',
@@ -43,9 +53,10 @@ export async function prepareIsolate(memoryMb: number, limits: GuestLimits): Pro
     script.release();
     return {
       isolate, context, dispatch, deliver, memoryMb,
-      listen(h) { handler = h; },
+      listen(h, service) { handler = h; serviceHandler = service; },
       dispose() {
         handler = undefined;
+        serviceHandler = undefined;
         if (!isolate.isDisposed) isolate.dispose();
       },
     };

@@ -3,7 +3,8 @@
 // A plugin whose isolate died (timeout, memory, load error) gets a fresh one on its next call.
 import { createPluginIsolate, type PluginIsolate } from './plugin-isolate.ts';
 import { prepareIsolate, type GuestLimits, type PreparedIsolate } from './prepared-isolate.ts';
-import type { InvocationOutcome, InvokeRequest, LoadInfo, Ops, SandboxPlugin } from './types.ts';
+import type { LogLevel } from './run-log.ts';
+import type { InvocationOutcome, InvokeRequest, LoadInfo, Ops, SandboxPlugin, ServiceHandler, ServiceResult } from './types.ts';
 
 export interface SandboxOptions {
   ops: Ops;
@@ -12,6 +13,8 @@ export interface SandboxOptions {
   maxResultBytes: number;
   maxLogBytes: number;
   spareIsolates: number;
+  /** Answers plugins' synchronous Haplo service calls. */
+  services?: ServiceHandler;
   /** Told when an isolate is disposed for a fatal reason (for logs and metrics). */
   onFatal?: (plugin: SandboxPlugin, reason: string) => void;
 }
@@ -20,6 +23,8 @@ export interface Sandbox {
   invoke(plugin: SandboxPlugin, request: InvokeRequest): Promise<InvocationOutcome>;
   /** Loads the plugin's isolate ahead of its first call; undefined when its code fails to load. */
   warm(plugin: SandboxPlugin): Promise<LoadInfo | undefined>;
+  /** Runs one installation's implementations of a Haplo service (see PluginIsolate.callService). */
+  callService(plugin: SandboxPlugin, request: { name: string; args: unknown; chain: string[] }, deadline: number, log: { append(level: LogLevel, text: string): void } | ((level: LogLevel, text: string) => void)): Promise<ServiceResult>;
   /** Drops an installation's isolate (uninstalled, upgraded, deactivated). */
   evict(installationId: string): void;
   stats(): { warm: number; spare: number };
@@ -68,6 +73,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     const created = take(plugin.manifest.limits.memoryMb).then((prepared) =>
       createPluginIsolate({
         plugin, prepared, ops: options.ops, maxResultBytes: options.maxResultBytes, maxLogBytes: options.maxLogBytes,
+        ...(options.services ? { services: options.services } : {}),
         onFatal: (reason) => {
           if (warm.get(plugin.installationId) === created) warm.delete(plugin.installationId);
           if (reason !== 'closed') options.onFatal?.(plugin, reason);
@@ -100,6 +106,13 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       const iso = await isolateFor(plugin);
       // A load error is not this caller's to report: the first real call records it as a run.
       return iso.preload().catch(() => undefined);
+    },
+    async callService(plugin, request, deadline, log) {
+      if (closed) throw new Error('the sandbox is closed');
+      const sink = typeof log === 'function' ? { append: log } : log;
+      let iso = await isolateFor(plugin);
+      if (iso.disposed) iso = await isolateFor(plugin);
+      return iso.callService(request, deadline, sink);
     },
     evict(installationId) {
       const existing = warm.get(installationId);

@@ -58,5 +58,19 @@ export interface InvocationOutcome {
   retryable?: boolean;
 }
 
-/** What loading a plugin's main module tells the host. */
-export interface LoadInfo { hooks: string[] }
+/** What loading a plugin's main module tells the host: the hooks and services it registered. */
+export interface LoadInfo { hooks: string[]; services: string[] }
+
+/** A Haplo service call arriving from plugin code (`O.service`), or made by the host. */
+export interface ServiceRequest {
+  t: 'plan' | 'call';
+  name: string;
+  /** Installations already waiting on this chain of synchronous calls. */
+  chain: string[];
+  target?: string;
+  args?: unknown;
+}
+/** Answers a plugin's service request; `caller` is its installation, `deadline` its run's. */
+export type ServiceHandler = (caller: SandboxPlugin, request: ServiceRequest, deadline: number, log: (level: LogLevel, text: string) => void) => Promise<unknown>;
+
+export interface ServiceResult { ok: boolean; value?: unknown; effects?: { collected?: unknown[]; httpRequest?: { url: string | null; method: string; headers: Record<string, string> } }; error?: { message?: string; code?: string } }

@@ -8,16 +8,18 @@ import { pageBy, type Page, type PageRequest } from './page.ts';
 export interface Installation {
   id: string; workspaceId: string; pluginName: string; pluginVersion: string; namespace: string;
   iparams: Record<string, unknown>; secureIparams: string | null; active: boolean; createdAt: number; updatedAt: number;
+  /** Haplo services the code implements, learnt when it last loaded. */
+  services: string[];
 }
 interface Row {
   id: string; workspace_id: string; plugin_name: string; plugin_version: string; namespace: string;
-  iparams: string; secure_iparams: string | null; active: number | boolean; created_at: number; updated_at: number;
+  iparams: string; secure_iparams: string | null; active: number | boolean; created_at: number; updated_at: number; services?: string | null;
 }
 
 const toInstallation = (r: Row): Installation => ({
   id: r.id, workspaceId: r.workspace_id, pluginName: r.plugin_name, pluginVersion: r.plugin_version, namespace: r.namespace,
   iparams: JSON.parse(r.iparams), secureIparams: r.secure_iparams, active: Boolean(r.active),
-  createdAt: Number(r.created_at), updatedAt: Number(r.updated_at),
+  createdAt: Number(r.created_at), updatedAt: Number(r.updated_at), services: r.services ? JSON.parse(r.services) : [],
 });
 
 const namespaceTaken = (ns: string, err: unknown) =>
@@ -69,6 +71,10 @@ export function installationsTable(db: Knex) {
         active: i.active, updated_at: i.updatedAt,
       });
       return i;
+    },
+    /** Records what loading the code revealed. */
+    async setLoadInfo(id: string, info: { hooks: string[]; services: string[] }): Promise<void> {
+      await db('installations').where({ id }).update({ hooks: JSON.stringify(info.hooks), services: JSON.stringify(info.services) });
     },
     async delete(workspaceId: string, id: string): Promise<boolean> {
       return (await db('installations').where({ workspace_id: workspaceId, id }).delete()) > 0;

@@ -3,7 +3,9 @@
 import knexFactory, { type Knex } from 'knex';
 import { PlughostError } from '../errors.ts';
 import { dialectOf, knexConfig, type DialectName, type StoreLocation } from './dialect.ts';
+import { auditTable } from './audit.ts';
 import { installationsTable } from './installations.ts';
+import { integrationMessagesTable } from './integration-messages.ts';
 import { kvTable } from './kv.ts';
 import { migrationSource } from './migrations/index.ts';
 import { occurrencesTable } from './occurrences.ts';
@@ -29,6 +31,8 @@ function tables(db: Knex) {
     data: workspaceDataTable(db),
     schedules: schedulesTable(db),
     occurrences: occurrencesTable(db),
+    messages: integrationMessagesTable(db),
+    audit: auditTable(db),
   };
 }
 

@@ -1,6 +1,6 @@
 // The load generator behind the throughput bench: autocannon, either in this process or in
 // a long-lived child process (loadgen-child.ts) that runs one job at a time over IPC. Both
-// give the same summary. The child is the default: see route-throughput.ts for why.
+// give the same summary. In-process is the default: see route-throughput.ts for why.
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';

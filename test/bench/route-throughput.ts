@@ -3,13 +3,18 @@
 // The two are loaded alternately (warm-up round each, then A, B, A, B, ...) by the same load
 // generator, and the result is the ratio of the medians, so machine noise hits both sides.
 //
-// Load generator placement (both were tried on the 2-core bench machine, 5 rounds of 3 s at
-// 32 connections): with autocannon in this process it shares one event loop with the server
-// under test, so a round measures client + server on one thread, and the plughost rounds
-// varied more (its isolate threads compete with the loop that also drives autocannon). In a
-// child process the server keeps this process's loop to itself and the rounds were steadier
-// (lower coefficient of variation on both sides), so `child` is the default; `inprocess`
-// stays available (`--loadgen inprocess`) for comparison. Numbers are in README.md.
+// Load generator placement: both were tried on the 2-core bench machine (10 runs each of
+// 5 x 3 s rounds at 32 connections, interleaved, some on a quiet machine, some while other
+// test suites ran). The load generator is kept IN THIS PROCESS, because that was steadier:
+//   in-process: per-round coefficient of variation, median over runs, plughost 13 %, bare 20 %;
+//               run ratios 0.13-0.31 (CV ~24 %)
+//   child:      plughost 25 %, bare 23 %; run ratios 0.06-0.17 (CV ~33 %)
+// With a child, three busy threads (load generator, the host's event loop, the isolate's
+// thread) share two cores, and a plughost request hops between the last two several times,
+// so scheduler noise hits it hardest. Caveat: in-process, each round also pays autocannon's
+// own per-request cost on the same event loop, which pulls the ratio towards 1 (about 0.2
+// in-process against about 0.1 with a child on a quiet machine): read the ratio as a
+// regression signal, not as the server-only overhead. `--loadgen child` measures that.
 import { startLoadGen, type LoadGen, type LoadGenMode, type LoadResult } from './loadgen.ts';
 import { createClient, installBenchPlugin, routePath, startBareKoa, startBenchHost } from './servers.ts';
 import { coefficientOfVariation, median } from './stats.ts';
@@ -92,7 +97,7 @@ export async function measureRouteThroughput(opts: ThroughputOptions = {}): Prom
     } finally {
       client.close();
     }
-    loadgen = await startLoadGen(opts.loadgen ?? 'child');
+    loadgen = await startLoadGen(opts.loadgen ?? 'inprocess');
 
     const targets = [
       { name: 'plughost', url: plughost.url + path },

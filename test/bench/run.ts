@@ -3,7 +3,7 @@
 // reported, never enforced: the bench exits 0 whatever the numbers (see README.md).
 //
 //   node --no-node-snapshot test/bench/run.ts [--json] [--only throughput|cold]
-//     [--rounds 5] [--duration 3] [--warmup 2] [--connections 32] [--loadgen child|inprocess]
+//     [--rounds 5] [--duration 3] [--warmup 2] [--connections 32] [--loadgen inprocess|child]
 //     [--installs 200]
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -21,7 +21,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '32' },
-    loadgen: { type: 'string', default: 'child' },
+    loadgen: { type: 'string', default: 'inprocess' },
     installs: { type: 'string', default: '200' },
   },
 });

@@ -1,13 +1,16 @@
 // Guest core: runs inside the isolate, before any plugin code, in strict mode (the host
-// wraps every guest file in one strict function). It takes the host's one channel
-// (`__plughost_post`, a plain copied callback), deletes it from the global object, and
+// wraps every guest file in one strict function). It takes the host's channel
+// (`__plughost_post`, a plain copied callback, and `__plughost_service` for synchronous
+// service calls), deletes them from the global object, and
 // captures the intrinsics it relies on, so plugin code that tampers with globals cannot
 // change how the host glue behaves.
 
 const post = globalThis.__plughost_post;
 const limits = JSON.parse(globalThis.__plughost_limits);
+const serviceRef = globalThis.__plughost_service;
 delete globalThis.__plughost_post;
 delete globalThis.__plughost_limits;
+delete globalThis.__plughost_service;
 // Shared memory and timing primitives are no use to a plugin and help side channels.
 delete globalThis.SharedArrayBuffer;
 delete globalThis.Atomics;
@@ -38,6 +41,19 @@ function send(message) {
     throw new ErrorCtor('result too large: ' + text.length + ' bytes, the limit is ' + limits.maxResultBytes);
   }
   post(text);
+}
+
+/** A synchronous request to the host (Haplo services): blocks this isolate until it answers. */
+function hostSync(request) {
+  const text = jsonStringify({ ...request, id: current });
+  if (text.length > limits.maxResultBytes) throw new ErrorCtor('service arguments too large: ' + text.length + ' bytes');
+  const answer = jsonParse(serviceRef.applySyncPromise(undefined, [text], { arguments: { copy: true } }));
+  if (!answer.ok) {
+    const err = new ErrorCtor(answer.error && answer.error.message ? answer.error.message : 'service call failed');
+    if (answer.error && answer.error.code) err.code = answer.error.code;
+    throw err;
+  }
+  return answer.value;
 }
 
 /** Asks the host to carry out `op`; the promise settles when the host delivers the outcome. */

@@ -1,6 +1,7 @@
 // Guest dispatch: the one entry the host calls to run plugin code. `init` loads the package,
 // `route` calls a service module's `run(eventData)` (Zengine), `event` calls a handler named
-// in plugin.json (Freshworks). Outcomes go back over the channel: `respond` when a route
+// in plugin.json (Freshworks), `hook` a Haplo hook, `service` a Haplo service (synchronously,
+// returning its answer). Other outcomes go back over the channel: `respond` when a route
 // sends its response, `settled` when the called function's promise settles.
 
 let mainFile = null;
@@ -14,7 +15,8 @@ function settle(id, ok, value) {
   }
 }
 
-function runSettling(id, fn) {
+/** Calls `fn` and reports how it settles; `quietOk` skips the report of a success nobody waits for. */
+function runSettling(id, fn, quietOk) {
   let result;
   try {
     result = fn();
@@ -22,7 +24,7 @@ function runSettling(id, fn) {
     settle(id, false, err);
     return;
   }
-  PromiseCtor.resolve(result).then((value) => settle(id, true, value), (err) => settle(id, false, err));
+  PromiseCtor.resolve(result).then((value) => { if (!quietOk) settle(id, true, value); }, (err) => settle(id, false, err));
 }
 
 function encodeBody(body, type) {
@@ -104,7 +106,7 @@ function dispatch(id, kind, payloadJson) {
     mainFile = payload.main;
     runSettling(id, () => {
       if (mainFile) loadModule(mainFile);
-      return { hooks: hookNames() };
+      return { hooks: hookNames(), services: serviceNames() };
     });
   } else if (kind === 'route') {
     runSettling(id, () => {
@@ -116,7 +118,7 @@ function dispatch(id, kind, payloadJson) {
       }
       const eventData = { request: payload.request, response: makeResponse(id) };
       return mod.run(eventData);
-    });
+    }, true); // a route is over when it responds, not when run() returns
   } else if (kind === 'event') {
     runSettling(id, () => {
       const mod = exportsOf(mainFile, 'event handlers are exported functions');
@@ -128,6 +130,9 @@ function dispatch(id, kind, payloadJson) {
       }
       return handler.call(mod, payload.payload);
     });
+  } else if (kind === 'service') {
+    // Synchronous: the answer is this call's return value, not a settle message.
+    return runService(payload);
   } else if (kind === 'hook') {
     runSettling(id, () => runHook(payload.hook, payload.response, payload.args));
   } else {

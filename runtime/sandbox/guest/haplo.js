@@ -1,20 +1,113 @@
-// Guest Haplo globals: `P` (the plugin object) with `P.hook(name, fn)` for schedule hooks
-// such as `hScheduleDailyEarly`. Hooks register when the main module loads; the host learns
-// their names from the init result and fires them on the workspace's clock.
+// Guest Haplo globals. `P` (the plugin object): `P.hook(name, fn)` for schedule hooks and
+// `P.implementService(name, fn)`. `O`: `O.service(name, …args)` (synchronous, as in Haplo:
+// implementations across the workspace's installations in install order, first result other
+// than undefined wins, none throws), `O.serviceMaybe`, `O.serviceImplemented`, `O.binaryData`.
+// Hooks and services register when the main module loads; the init result tells the host.
 
 const hookTable = new MapCtor();
+const serviceTable = new MapCtor();
+/** Installations waiting on the synchronous service call now running here (deadlock guard). */
+let serviceChain = [];
+
+function register(table, name, fn, what) {
+  if (typeof name !== 'string' || typeof fn !== 'function') throw new TypeError(what + '(name, function) takes a name and a function');
+  if (!table.has(name)) table.set(name, []);
+  table.get(name).push(fn);
+}
 
 const P = {
-  hook(name, fn) {
-    if (typeof name !== 'string' || typeof fn !== 'function') throw new TypeError('P.hook(name, function) takes a hook name and a function');
-    if (!hookTable.has(name)) hookTable.set(name, []);
-    hookTable.get(name).push(fn);
-  },
+  hook(name, fn) { register(hookTable, name, fn, 'P.hook'); },
+  implementService(name, fn) { register(serviceTable, name, fn, 'P.implementService'); },
 };
 globalThis.P = P;
 
+class BinaryData {
+  constructor(text, options) {
+    this.text = StringCtor(text);
+    this.mimeType = (options && options.mimeType) || 'application/octet-stream';
+    this.filename = (options && options.filename) || 'data';
+  }
+  readAsString() { return this.text; }
+  get fileSize() { return utf8Encode(this.text).length; }
+}
+
+// Values crossing to and from another installation: JSON, with BinaryData, collector
+// functions (`discover`) and an http-client recorder (`setup-http-request`) as markers.
+function encodeValue(value) {
+  if (value instanceof BinaryData) return { __plughost: 'binaryData', text: value.text, mimeType: value.mimeType, filename: value.filename };
+  if (typeof value === 'function' || typeof value === 'symbol') return undefined;
+  if (ArrayIsArray(value)) return value.map(encodeValue);
+  if (value !== null && typeof value === 'object') {
+    if (typeof value.toJSON === 'function') return value.toJSON();
+    const out = {};
+    for (const k of ObjectKeys(value)) out[k] = encodeValue(value[k]);
+    return out;
+  }
+  return value;
+}
+
+function decodeValue(value, effects) {
+  if (ArrayIsArray(value)) return value.map((v) => decodeValue(v, effects));
+  if (value === null || typeof value !== 'object') return value;
+  if (value.__plughost === 'binaryData') return new BinaryData(value.text, value);
+  if (value.__plughost === 'collector') {
+    const calls = [];
+    effects.collected = calls;
+    return (...args) => { calls.push(encodeValue(args.length === 1 ? args[0] : args)); };
+  }
+  if (value.__plughost === 'httpClient') {
+    const request = { url: null, method: 'POST', headers: {} };
+    effects.httpRequest = request;
+    const client = {
+      url(u) { request.url = StringCtor(u); return client; },
+      method(m) { request.method = StringCtor(m).toUpperCase(); return client; },
+      header(name, v) { request.headers[StringCtor(name).toLowerCase()] = StringCtor(v); return client; },
+    };
+    return client;
+  }
+  const out = {};
+  for (const k of ObjectKeys(value)) out[k] = decodeValue(value[k], effects);
+  return out;
+}
+
+function callLocal(name, args) {
+  for (const fn of serviceTable.get(name) || []) {
+    const value = fn.apply(P, args);
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}
+
+function serviceCall(name, args, required) {
+  if (typeof name !== 'string') throw new TypeError('O.service(name, …) takes a service name');
+  const chain = serviceChain;
+  const plan = hostSync({ t: 'plan', name, chain });
+  for (const target of plan.targets) {
+    const value = target === plan.self ? callLocal(name, args)
+      : decodeValue(hostSync({ t: 'call', name, target, chain, args: encodeValue(args) }), {});
+    if (value !== undefined) return value;
+  }
+  if (required) {
+    const err = new ErrorCtor('No implementation of service ' + name + ' in this workspace');
+    err.code = 'SERVICE_NOT_IMPLEMENTED';
+    throw err;
+  }
+  return undefined;
+}
+
+globalThis.O = ObjectFreeze({
+  service: (name, ...args) => serviceCall(name, args, true),
+  serviceMaybe: (name, ...args) => serviceCall(name, args, false),
+  serviceImplemented: (name) => hostSync({ t: 'plan', name: StringCtor(name), chain: serviceChain }).targets.length > 0,
+  binaryData: (text, options) => new BinaryData(text, options),
+});
+
 function hookNames() {
   return [...hookTable.keys()];
+}
+
+function serviceNames() {
+  return [...serviceTable.keys()];
 }
 
 /** Calls every function registered for `name`, in order; Haplo's hook arguments follow `response`. */
@@ -23,4 +116,19 @@ function runHook(name, response, args) {
   let chain = PromiseCtor.resolve();
   for (const fn of fns) chain = chain.then(() => fn.call(P, response, ...args));
   return chain.then(() => response);
+}
+
+/** Host → guest: runs this installation's implementations of a service, synchronously. */
+function runService(payload) {
+  const effects = {};
+  const saved = serviceChain;
+  serviceChain = payload.chain;
+  try {
+    const value = callLocal(payload.name, decodeValue(payload.args, effects));
+    return jsonStringify({ ok: true, value: encodeValue(value), effects });
+  } catch (err) {
+    return jsonStringify({ ok: false, error: errorInfo(err) });
+  } finally {
+    serviceChain = saved;
+  }
 }

@@ -3,10 +3,12 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_core.ts';
 import * as m002 from './002_schedules.ts';
+import * as m003 from './003_integration_messages.ts';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_core': m001,
   '002_schedules': m002,
+  '003_integration_messages': m003,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

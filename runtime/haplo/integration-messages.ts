@@ -1,0 +1,141 @@
+// Haplo integration messages, built into the host under Haplo's service names: `add` stores
+// a message, `send` formats a queue's unsent messages and POSTs them (marked sent only on a
+// 2xx), `discover` is asked of every installation, and the poll API hands out the oldest
+// unsent messages with a token that marks exactly those. Formatting and the HTTP request are
+// the plugins' `write-messages:GROUP` and `setup-http-request:GROUP` services.
+import type { EgressClient } from '../egress/index.ts';
+import { PlughostError } from '../errors.ts';
+import { newId, newToken } from '../ids.ts';
+import { hashToken } from '../secrets.ts';
+import type { Message } from '../store/integration-messages.ts';
+import type { Store } from '../store/store.ts';
+import type { CloneGuard } from './clone-guard.ts';
+import type { BuiltinService, ServiceRegistry } from './services.ts';
+
+const SERVICE = 'haplo:integration-message';
+export const POLL_BATCH = 16;
+const SEND_BATCH = 1000;
+const GROUP = /^[A-Za-z0-9_.:-]{1,100}$/;
+
+type Log = (level: 'log' | 'info' | 'warn' | 'error' | 'debug' | 'host', text: string) => void;
+
+export interface IntegrationMessagesDeps {
+  store: Store; egress: EgressClient; cloneGuard: CloneGuard; now: () => number;
+  registry: () => ServiceRegistry;
+  /** How long the host waits for plugin formatters and the POST. */
+  timeoutMs: number;
+}
+
+export function checkGroup(group: unknown): string {
+  if (typeof group !== 'string' || !GROUP.test(group)) throw new PlughostError('INVALID_BODY', 'group must be 1-100 letters, digits, or . _ : -');
+  return group;
+}
+
+/** The token for a list of messages: the base64 of their comma-joined ids, as Haplo makes it. */
+export const tokenFor = (ids: number[]) => Buffer.from(ids.join(','), 'utf8').toString('base64');
+
+export function createIntegrationMessages(deps: IntegrationMessagesDeps) {
+  const { store, egress, cloneGuard, now } = deps;
+  const quiet: Log = () => {};
+
+  /** The body for a batch: the queue's formatter, or Haplo's default JSON. */
+  const format = async (workspaceId: string, group: string, messages: Message[], token: string, deadline: number, log: Log) => {
+    const forPlugin = messages.map((m) => ({ id: m.id, datetime: new Date(m.createdAt).toISOString(), data: m.data }));
+    const custom = await deps.registry().callFirst(workspaceId, `${SERVICE}:write-messages:${group}`, [forPlugin, token], deadline, log);
+    if (custom && !custom.result.ok) throw new PlughostError('SEND_FAILED', `the write-messages:${group} formatter failed: ${custom.result.error?.message}`);
+    const binary = custom?.result.value as { __plughost?: string; text?: string; mimeType?: string } | undefined;
+    if (binary?.__plughost === 'binaryData') return { body: String(binary.text), contentType: binary.mimeType ?? 'application/octet-stream' };
+    const body = { version: 0, token, messages: messages.map((m) => ({ id: m.id, datetime: new Date(m.createdAt).toISOString(), ...m.data })) };
+    return { body: JSON.stringify(body), contentType: 'application/json' };
+  };
+
+  const send = async (workspaceId: string, group: string, log: Log = quiet): Promise<{ sent: number }> => {
+    await cloneGuard.check();
+    const deadline = now() + deps.timeoutMs;
+    const batchId = newId('batch');
+    const messages = await store.messages.claimBatch(workspaceId, group, batchId, now(), now() + deps.timeoutMs * 2, SEND_BATCH);
+    if (messages.length === 0) return { sent: 0 };
+    let delivered = false;
+    try {
+      const token = tokenFor(messages.map((m) => m.id));
+      const { body, contentType } = await format(workspaceId, group, messages, token, deadline, log);
+      const setup = await deps.registry().callFirst(workspaceId, `${SERVICE}:setup-http-request:${group}`, [{ __plughost: 'httpClient' }, messages.map((m) => ({ id: m.id, data: m.data }))], deadline, log)
+        ?? await deps.registry().callFirst(workspaceId, `${SERVICE}:format-http-request:${group}`, [{ __plughost: 'httpClient' }, messages.map((m) => ({ id: m.id, data: m.data }))], deadline, log);
+      const request = setup?.result.effects?.httpRequest;
+      if (!setup || !setup.result.ok || !request?.url) {
+        throw new PlughostError('SEND_FAILED', setup && !setup.result.ok ? `setup-http-request:${group} failed: ${setup.result.error?.message}`
+          : `no installation sets up the HTTP request for queue ${group}: implement ${SERVICE}:setup-http-request:${group}`);
+      }
+      const plugin = await store.installations.byId(setup.installationId);
+      const manifest = plugin ? (await store.pluginVersions.get(plugin.pluginName, plugin.pluginVersion))?.manifest : undefined;
+      const res = await egress.request(
+        { url: request.url, method: request.method || 'POST', headers: { 'content-type': contentType, ...request.headers }, body },
+        { permittedHosts: manifest?.permissions.hosts ?? [], timeoutMs: Math.max(1, deadline - now()) },
+      );
+      if (res.status < 200 || res.status >= 300) throw new PlughostError('SEND_FAILED', `${request.method || 'POST'} ${new URL(request.url).origin} answered ${res.status}; the ${messages.length} message(s) stay unsent`);
+      delivered = true;
+      log('info', `sent ${messages.length} message(s) of ${group} → ${res.status}`);
+      return { sent: messages.length };
+    } catch (err) {
+      const message = (err as Error).message;
+      await store.messages.recordSendOutcome(workspaceId, group, now(), message);
+      if (err instanceof PlughostError) throw err;
+      throw new PlughostError('SEND_FAILED', message, { cause: err });
+    } finally {
+      // Only a 2xx marks the batch sent; anything else puts it back, unsent, for the next send.
+      await store.messages.finishBatch(batchId, delivered, now());
+      if (delivered) await store.messages.recordSendOutcome(workspaceId, group, now(), null);
+    }
+  };
+
+  const builtins = new Map<string, BuiltinService>([
+    [`${SERVICE}:add`, async (caller, [details]) => {
+      const d = (details ?? {}) as { group?: unknown; data?: unknown };
+      const group = checkGroup(d.group);
+      if (d.data === null || typeof d.data !== 'object' || Array.isArray(d.data)) throw new PlughostError('INVALID_BODY', 'data must be an object');
+      return store.messages.add(caller.workspaceId, group, d.data, now());
+    }],
+    [`${SERVICE}:send`, async (caller, [details], _deadline, log) => send(caller.workspaceId, checkGroup((details as { group?: unknown } | undefined)?.group), log)],
+  ]);
+
+  return {
+    builtins,
+    send,
+    /** Asks every installation implementing discover for its queues and records them. */
+    async discover(workspaceId: string): Promise<void> {
+      const answers = await deps.registry().callAll(workspaceId, `${SERVICE}:discover`, [{ __plughost: 'collector' }], now() + deps.timeoutMs, quiet);
+      for (const { installationId, result } of answers) {
+        const found: string[] = [];
+        for (const q of (result.effects?.collected ?? []) as Array<Record<string, unknown>>) {
+          if (!q || typeof q.group !== 'string' || !GROUP.test(q.group)) continue;
+          found.push(q.group);
+          await store.messages.upsertQueue({
+            workspaceId, group: q.group, installationId, method: q.method === 'poll' ? 'poll' : 'send',
+            title: String(q.title ?? q.group).slice(0, 300), description: String(q.description ?? '').slice(0, 2000),
+          });
+        }
+        await store.messages.dropQueuesOf(installationId, found);
+      }
+    },
+    /** The poll API's fetch: the oldest unsent messages, formatted, with a token for exactly them. */
+    async pollFetch(workspaceId: string, group: string) {
+      const messages = await store.messages.oldestUnsent(workspaceId, group, POLL_BATCH);
+      const ids = messages.map((m) => m.id);
+      const token = tokenFor(ids);
+      if (ids.length > 0) await store.messages.saveToken(workspaceId, group, hashToken(token), ids, now());
+      return { ...(await format(workspaceId, group, messages, token, now() + deps.timeoutMs, quiet)), token, count: ids.length };
+    },
+    /** The poll API's mark: a token this host issued for this queue marks exactly its messages. */
+    async pollMark(workspaceId: string, group: string, token: string) {
+      const ids = token.length <= 20_000 ? await store.messages.tokenIds(workspaceId, group, hashToken(token)) : undefined;
+      const markedCount = ids ? await store.messages.markSent(workspaceId, group, ids, now()) : 0;
+      return { markedCount, unreadCount: await store.messages.unsentCount(workspaceId, group) };
+    },
+    async createKey(workspaceId: string, group: string): Promise<string> {
+      const key = newToken('phk');
+      await store.messages.addKey(newId('key'), workspaceId, group, hashToken(key), now());
+      return key;
+    },
+  };
+}
+export type IntegrationMessages = ReturnType<typeof createIntegrationMessages>;

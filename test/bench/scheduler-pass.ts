@@ -1,0 +1,111 @@
+// The cost of one scheduler pass with nothing due, as the number of stored schedules grows
+// (1k, 10k, 100k by default): a host on a virtual clock that never moves (so no timer starts
+// a pass behind the bench's back), schedules inserted in steps (scheduled webhooks, first due
+// hours to days ahead), and at each size `host.scheduler.wake()` timed `samples` times after a
+// few untimed warm-up passes. Each of the store queries a pass makes is timed on its own
+// too, and SQLite's plan for it is reported, so a pass that grows with the table shows where.
+import { performance } from 'node:perf_hooks';
+import { createVirtualClock } from '../../runtime/clock.ts';
+import { buildSchedules, insertSchedules, startSchedBenchHost } from './scheduler-host.ts';
+import { median, percentile } from './stats.ts';
+
+export interface PassCostOptions {
+  sizes?: number[];
+  samples?: number;
+  warmup?: number;
+  onProgress?: (line: string) => void;
+}
+
+export interface PassCostRow {
+  schedules: number;
+  /** wake() with nothing due: median, p90 and min of the samples, in ms. */
+  medianMs: number;
+  p90Ms: number;
+  minMs: number;
+  /** Median time of each store query a pass makes, run on its own, in ms. */
+  queries: Record<PassQuery, number>;
+}
+
+export type PassQuery = 'schedules.due' | 'occurrences.claimable' | 'schedules.earliestNextRun' | 'occurrences.earliestWake';
+
+export interface PassCostResult {
+  samples: number;
+  rows: PassCostRow[];
+  /** median at the largest size / median at the smallest. */
+  growth: number;
+  /** SQLite's EXPLAIN QUERY PLAN of the same queries (at the largest size). */
+  plans: Record<string, string[]>;
+}
+
+const time = async (fn: () => Promise<unknown>, samples: number, warmup: number): Promise<number[]> => {
+  for (let i = 0; i < warmup; i++) await fn();
+  const out: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const t0 = performance.now();
+    await fn();
+    out.push(performance.now() - t0);
+  }
+  return out;
+};
+
+export async function measurePassCost(opts: PassCostOptions = {}): Promise<PassCostResult> {
+  const sizes = [...(opts.sizes ?? [1_000, 10_000, 100_000])].sort((a, b) => a - b);
+  const samples = opts.samples ?? 20;
+  const warmup = opts.warmup ?? 5;
+  const progress = opts.onProgress ?? (() => {});
+  const start = Date.parse('2030-01-01T00:00:00Z');
+  const clock = createVirtualClock(start);
+  const b = await startSchedBenchHost({ clock });
+  const { host } = b;
+  try {
+    await host.start();
+    const rows: PassCostRow[] = [];
+    let stored = 0;
+    for (const size of sizes) {
+      const add = size - stored;
+      // Not due: first fire times one second apart, from an hour ahead on.
+      const first = start + 3_600_000 + stored * 1000;
+      const t0 = performance.now();
+      await insertSchedules(host, buildSchedules(b, 'webhook', add, (i) => first + i * 1000, `pass${size}`));
+      stored = size;
+      progress(`scheduler pass: ${size} schedules stored (${add} inserted in ${Math.round(performance.now() - t0)} ms)`);
+      const now = clock.now();
+      const wake = await time(() => host.scheduler.wake(), samples, warmup);
+      const q = host.store;
+      const queries: Record<PassQuery, number> = {
+        'schedules.due': median(await time(() => q.schedules.due(now, host.options.schedules.batch), samples, warmup)),
+        'occurrences.claimable': median(await time(() => q.occurrences.claimable(now, host.options.schedules.batch), samples, warmup)),
+        'schedules.earliestNextRun': median(await time(() => q.schedules.earliestNextRun(), samples, warmup)),
+        'occurrences.earliestWake': median(await time(() => q.occurrences.earliestWake(), samples, warmup)),
+      };
+      rows.push({ schedules: size, medianMs: median(wake), p90Ms: percentile(wake, 90), minMs: Math.min(...wake), queries });
+      progress(`scheduler pass: ${size} schedules: wake() median ${median(wake).toFixed(3)} ms`);
+    }
+    return { samples, rows, growth: rows.at(-1)!.medianMs / rows[0]!.medianMs, plans: await queryPlans(host.store.db, clock.now(), host.options.schedules.batch) };
+  } finally {
+    await b.close();
+  }
+}
+
+/** EXPLAIN QUERY PLAN of the queries a pass makes, written as runtime/store/*.ts writes them. */
+async function queryPlans(db: import('knex').Knex, now: number, batch: number): Promise<Record<string, string[]>> {
+  const queries: Record<string, import('knex').Knex.QueryBuilder> = {
+    'schedules.due': db('schedules').where('next_run_at', '<=', now).andWhere({ active: true }).orderBy('next_run_at').limit(batch),
+    'occurrences.claimable (pending)': db('occurrences').where({ status: 'pending' }).andWhere('available_at', '<=', now).orderBy('available_at').limit(batch),
+    'occurrences.claimable (lapsed)': db('occurrences').where({ status: 'running' }).andWhere('lease_until', '<=', now).orderBy('lease_until').limit(batch),
+    'schedules.earliestNextRun': db('schedules').where({ active: true }).whereNotNull('next_run_at').min({ t: 'next_run_at' }).first(),
+    'occurrences.earliestWake (pending)': db('occurrences').where({ status: 'pending' }).min({ t: 'available_at' }).first(),
+    'occurrences.earliestWake (running)': db('occurrences').where({ status: 'running' }).min({ t: 'lease_until' }).first(),
+  };
+  const out: Record<string, string[]> = {};
+  for (const [name, qb] of Object.entries(queries)) {
+    const { sql, bindings } = qb.toSQL();
+    try {
+      const plan: Array<{ detail: string }> = await db.raw(`EXPLAIN QUERY PLAN ${sql}`, bindings as never);
+      out[name] = plan.map((p) => p.detail);
+    } catch (err) {
+      out[name] = [`(no plan: ${(err as Error).message})`];
+    }
+  }
+  return out;
+}
