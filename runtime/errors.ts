@@ -55,6 +55,9 @@ export const errorCodes = {
 
 export type ErrorCode = keyof typeof errorCodes;
 
+/** 5xx codes whose messages are about the caller's own request, so the caller may read them. */
+const EXPOSED_5XX = new Set<string>(['EGRESS_FAILED', 'SEND_FAILED', 'WEBHOOK_FAILED', 'STORE_UNAVAILABLE']);
+
 export interface PlughostErrorOptions {
   cause?: unknown;
   /** Per-field problems, e.g. manifest issues by path. */
@@ -76,7 +79,7 @@ export class PlughostError extends Error {
     this.name = 'PlughostError';
     this.code = code;
     this.status = options.status ?? errorCodes[code].status;
-    this.expose = options.expose ?? (this.status < 500 || code.startsWith('PLUGIN_'));
+    this.expose = options.expose ?? (this.status < 500 || code.startsWith('PLUGIN_') || EXPOSED_5XX.has(code));
     this.details = options.details;
   }
 }

@@ -10,7 +10,7 @@ import { hashToken } from '../secrets.ts';
 import type { Message } from '../store/integration-messages.ts';
 import type { Store } from '../store/store.ts';
 import type { CloneGuard } from './clone-guard.ts';
-import type { BuiltinService, ServiceRegistry } from './services.ts';
+import type { BuiltinService, HostCallOptions, ServiceRegistry } from './services.ts';
 
 const SERVICE = 'haplo:integration-message';
 export const POLL_BATCH = 16;
@@ -39,9 +39,9 @@ export function createIntegrationMessages(deps: IntegrationMessagesDeps) {
   const quiet: Log = () => {};
 
   /** The body for a batch: the queue's formatter, or Haplo's default JSON. */
-  const format = async (workspaceId: string, group: string, messages: Message[], token: string, deadline: number, log: Log) => {
+  const format = async (workspaceId: string, group: string, messages: Message[], token: string, deadline: number, log: Log, call: HostCallOptions = {}) => {
     const forPlugin = messages.map((m) => ({ id: m.id, datetime: new Date(m.createdAt).toISOString(), data: m.data }));
-    const custom = await deps.registry().callFirst(workspaceId, `${SERVICE}:write-messages:${group}`, [forPlugin, token], deadline, log);
+    const custom = await deps.registry().callFirst(workspaceId, `${SERVICE}:write-messages:${group}`, [forPlugin, token], deadline, log, call);
     if (custom && !custom.result.ok) throw new PlughostError('SEND_FAILED', `the write-messages:${group} formatter failed: ${custom.result.error?.message}`);
     const binary = custom?.result.value as { __plughost?: string; text?: string; mimeType?: string } | undefined;
     if (binary?.__plughost === 'binaryData') return { body: String(binary.text), contentType: binary.mimeType ?? 'application/octet-stream' };
@@ -49,18 +49,21 @@ export function createIntegrationMessages(deps: IntegrationMessagesDeps) {
     return { body: JSON.stringify(body), contentType: 'application/json' };
   };
 
-  const send = async (workspaceId: string, group: string, log: Log = quiet): Promise<{ sent: number }> => {
+  /** Sends a queue. `waiting`: the installation whose O.service call asked for it (it waits meanwhile). */
+  const send = async (workspaceId: string, group: string, log: Log = quiet, waiting?: string): Promise<{ sent: number }> => {
     await cloneGuard.check();
-    const deadline = now() + deps.timeoutMs;
+    const deadline = Date.now() + deps.timeoutMs; // real time: it bounds plugin code, not schedules
+    const call = { waiting };
     const batchId = newId('batch');
     const messages = await store.messages.claimBatch(workspaceId, group, batchId, now(), now() + deps.timeoutMs * 2, SEND_BATCH);
     if (messages.length === 0) return { sent: 0 };
     let delivered = false;
     try {
       const token = tokenFor(messages.map((m) => m.id));
-      const { body, contentType } = await format(workspaceId, group, messages, token, deadline, log);
-      const setup = await deps.registry().callFirst(workspaceId, `${SERVICE}:setup-http-request:${group}`, [{ __plughost: 'httpClient' }, messages.map((m) => ({ id: m.id, data: m.data }))], deadline, log)
-        ?? await deps.registry().callFirst(workspaceId, `${SERVICE}:format-http-request:${group}`, [{ __plughost: 'httpClient' }, messages.map((m) => ({ id: m.id, data: m.data }))], deadline, log);
+      const { body, contentType } = await format(workspaceId, group, messages, token, deadline, log, call);
+      const forSetup = [{ __plughost: 'httpClient' }, messages.map((m) => ({ id: m.id, data: m.data }))];
+      const setup = await deps.registry().callFirst(workspaceId, `${SERVICE}:setup-http-request:${group}`, forSetup, deadline, log, call)
+        ?? await deps.registry().callFirst(workspaceId, `${SERVICE}:format-http-request:${group}`, forSetup, deadline, log, call);
       const request = setup?.result.effects?.httpRequest;
       if (!setup || !setup.result.ok || !request?.url) {
         throw new PlughostError('SEND_FAILED', setup && !setup.result.ok ? `setup-http-request:${group} failed: ${setup.result.error?.message}`
@@ -70,7 +73,7 @@ export function createIntegrationMessages(deps: IntegrationMessagesDeps) {
       const manifest = plugin ? (await store.pluginVersions.get(plugin.pluginName, plugin.pluginVersion))?.manifest : undefined;
       const res = await egress.request(
         { url: request.url, method: request.method || 'POST', headers: { 'content-type': contentType, ...request.headers }, body },
-        { permittedHosts: manifest?.permissions.hosts ?? [], timeoutMs: Math.max(1, deadline - now()) },
+        { permittedHosts: manifest?.permissions.hosts ?? [], timeoutMs: Math.max(1, deadline - Date.now()) },
       );
       if (res.status < 200 || res.status >= 300) throw new PlughostError('SEND_FAILED', `${request.method || 'POST'} ${new URL(request.url).origin} answered ${res.status}; the ${messages.length} message(s) stay unsent`);
       delivered = true;
@@ -95,7 +98,8 @@ export function createIntegrationMessages(deps: IntegrationMessagesDeps) {
       if (d.data === null || typeof d.data !== 'object' || Array.isArray(d.data)) throw new PlughostError('INVALID_BODY', 'data must be an object');
       return store.messages.add(caller.workspaceId, group, d.data, now());
     }],
-    [`${SERVICE}:send`, async (caller, [details], _deadline, log) => send(caller.workspaceId, checkGroup((details as { group?: unknown } | undefined)?.group), log)],
+    [`${SERVICE}:send`, async (caller, [details], _deadline, log) =>
+      send(caller.workspaceId, checkGroup((details as { group?: unknown } | undefined)?.group), log, caller.installationId)],
   ]);
 
   return {
@@ -103,7 +107,7 @@ export function createIntegrationMessages(deps: IntegrationMessagesDeps) {
     send,
     /** Asks every installation implementing discover for its queues and records them. */
     async discover(workspaceId: string): Promise<void> {
-      const answers = await deps.registry().callAll(workspaceId, `${SERVICE}:discover`, [{ __plughost: 'collector' }], now() + deps.timeoutMs, quiet);
+      const answers = await deps.registry().callAll(workspaceId, `${SERVICE}:discover`, [{ __plughost: 'collector' }], Date.now() + deps.timeoutMs, quiet);
       for (const { installationId, result } of answers) {
         const found: string[] = [];
         for (const q of (result.effects?.collected ?? []) as Array<Record<string, unknown>>) {
@@ -123,7 +127,7 @@ export function createIntegrationMessages(deps: IntegrationMessagesDeps) {
       const ids = messages.map((m) => m.id);
       const token = tokenFor(ids);
       if (ids.length > 0) await store.messages.saveToken(workspaceId, group, hashToken(token), ids, now());
-      return { ...(await format(workspaceId, group, messages, token, now() + deps.timeoutMs, quiet)), token, count: ids.length };
+      return { ...(await format(workspaceId, group, messages, token, Date.now() + deps.timeoutMs, quiet)), token, count: ids.length };
     },
     /** The poll API's mark: a token this host issued for this queue marks exactly its messages. */
     async pollMark(workspaceId: string, group: string, token: string) {

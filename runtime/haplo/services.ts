@@ -13,6 +13,9 @@ import type { Store } from '../store/store.ts';
 /** A service the host itself implements (the integration-message services). */
 export type BuiltinService = (caller: SandboxPlugin, args: unknown[], deadline: number, log: (level: LogLevel, text: string) => void) => Promise<unknown>;
 
+/** For host calls made while an installation waits on the host (inside its O.service call). */
+export interface HostCallOptions { waiting?: string | undefined }
+
 export const BUILTIN = '@host';
 
 export function createServiceRegistry(deps: { store: Store; installations: Installations; sandbox: Sandbox; builtins: Map<string, BuiltinService> }) {
@@ -39,11 +42,15 @@ export function createServiceRegistry(deps: { store: Store; installations: Insta
     return installations.toSandboxPlugin(inst);
   };
 
-  const callOne = async (workspaceId: string, target: string, name: string, args: unknown, chain: string[], deadline: number, log: (level: LogLevel, text: string) => void): Promise<ServiceResult> => {
-    if (chain.includes(target)) {
+  const callOne = async (workspaceId: string, target: string, name: string, args: unknown, chain: string[], deadline: number, log: (level: LogLevel, text: string) => void, options: HostCallOptions = {}): Promise<ServiceResult> => {
+    // The host itself calling back into the installation that is waiting on it (a send it asked
+    // for needs its own formatter) enters that isolate re-entrantly. A chain of plugins that
+    // comes back round is refused instead: that is the deadlock Haplo code must not build.
+    const reentrant = options.waiting === target;
+    if (!reentrant && chain.includes(target)) {
       throw new PlughostError('SERVICE_DEADLOCK', `service ${name}: installation ${target} is already waiting on this chain of calls (${chain.join(' → ')}); calling back into it would deadlock`);
     }
-    return sandbox.callService(await pluginOf(workspaceId, target), { name, args, chain }, deadline, log);
+    return sandbox.callService(await pluginOf(workspaceId, target), { name, args, chain }, deadline, log, reentrant);
   };
 
   /** What plugin code's O.service / serviceMaybe / serviceImplemented ask. */
@@ -69,20 +76,20 @@ export function createServiceRegistry(deps: { store: Store; installations: Insta
       cache.delete(workspaceId);
     },
     /** The host calling a plugin service: each implementation in order until one answers. */
-    async callFirst(workspaceId: string, name: string, args: unknown[], deadline: number, log: (level: LogLevel, text: string) => void): Promise<{ installationId: string; result: ServiceResult } | undefined> {
+    async callFirst(workspaceId: string, name: string, args: unknown[], deadline: number, log: (level: LogLevel, text: string) => void, options: HostCallOptions = {}): Promise<{ installationId: string; result: ServiceResult } | undefined> {
       for (const target of await targets(workspaceId, name)) {
         if (target === BUILTIN) continue;
-        const result = await callOne(workspaceId, target, name, args, [], deadline, log);
+        const result = await callOne(workspaceId, target, name, args, [], deadline, log, options);
         // An http-client setup answers by what it did to the client, not by what it returns.
         if (!result.ok || result.value !== undefined || result.effects?.httpRequest?.url) return { installationId: target, result };
       }
       return undefined;
     },
     /** The host calling every implementation (discovery), with the installation each came from. */
-    async callAll(workspaceId: string, name: string, args: unknown[], deadline: number, log: (level: LogLevel, text: string) => void): Promise<Array<{ installationId: string; result: ServiceResult }>> {
+    async callAll(workspaceId: string, name: string, args: unknown[], deadline: number, log: (level: LogLevel, text: string) => void, options: HostCallOptions = {}): Promise<Array<{ installationId: string; result: ServiceResult }>> {
       const out: Array<{ installationId: string; result: ServiceResult }> = [];
       for (const target of await targets(workspaceId, name)) {
-        if (target !== BUILTIN) out.push({ installationId: target, result: await callOne(workspaceId, target, name, args, [], deadline, log) });
+        if (target !== BUILTIN) out.push({ installationId: target, result: await callOne(workspaceId, target, name, args, [], deadline, log, options) });
       }
       return out;
     },

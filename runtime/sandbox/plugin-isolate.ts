@@ -47,8 +47,12 @@ export interface PluginIsolate {
   invoke(request: InvokeRequest): Promise<InvocationOutcome>;
   /** Loads the package now (top-level code runs), so the first call finds it ready. */
   preload(): Promise<LoadInfo>;
-  /** Runs this installation's implementations of a Haplo service; logs go to `log`. */
-  callService(request: { name: string; args: unknown; chain: string[] }, deadline: number, log: Invocation['log']): Promise<ServiceResult>;
+  /**
+   * Runs this installation's implementations of a Haplo service; logs go to `log`.
+   * `reentrant`: the isolate is waiting on the host inside its own O.service call, so enter it
+   * synchronously (isolated-vm allows that while it waits; an async call would queue forever).
+   */
+  callService(request: { name: string; args: unknown; chain: string[] }, deadline: number, log: Invocation['log'], reentrant?: boolean): Promise<ServiceResult>;
   dispose(): void;
 }
 
@@ -183,7 +187,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       const inv = invocations.get(Number(request.id));
       if (!inv || !options.services) throw new Error('a service can only be called while the plugin is running');
       const value = await options.services(plugin, request, inv.deadline, (level, line) => inv.log.append(level, line));
-      return JSON.stringify({ ok: true, value: value === undefined ? null : value });
+      return JSON.stringify({ ok: true, value }); // undefined stays undefined: O.service moves on to the next implementation
     } catch (err) {
       const e = opError(err);
       return JSON.stringify({ ok: false, error: { message: e.code === 'INTERNAL' ? (err as Error).message : e.message, code: e.code } });
@@ -259,15 +263,18 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       return start(request.kind, request.payload, timeoutMs, request.onResponse).done;
     },
     preload: () => load(plugin.manifest.limits.timeoutMs),
-    async callService(request, deadline, log) {
+    async callService(request, deadline, log, reentrant = false) {
       await load(plugin.manifest.limits.timeoutMs);
       const id = ++nextId;
       const inv = { id, kind: 'service', log, deadline, pendingOps: new Set(), started: false } as unknown as Invocation;
       inv.finish = () => { invocations.delete(id); inv.controller?.abort(); };
       invocations.set(id, inv);
       let answer: string | undefined;
+      const args: [number, string, string] = [id, 'service', JSON.stringify(request)];
       const call = enter(inv, async (timeout) => {
-        answer = await prepared.dispatch.apply(undefined, [id, 'service', JSON.stringify(request)], { timeout, arguments: { copy: true }, result: { copy: true } }) as unknown as string;
+        answer = (reentrant
+          ? prepared.dispatch.applySync(undefined, args, { timeout, arguments: { copy: true }, result: { copy: true } })
+          : await prepared.dispatch.apply(undefined, args, { timeout, arguments: { copy: true }, result: { copy: true } })) as unknown as string;
       });
       // The isolate may be busy with other work: waiting in its queue counts against the deadline too.
       let timer: NodeJS.Timeout | undefined;

@@ -24,7 +24,7 @@ export interface Sandbox {
   /** Loads the plugin's isolate ahead of its first call; undefined when its code fails to load. */
   warm(plugin: SandboxPlugin): Promise<LoadInfo | undefined>;
   /** Runs one installation's implementations of a Haplo service (see PluginIsolate.callService). */
-  callService(plugin: SandboxPlugin, request: { name: string; args: unknown; chain: string[] }, deadline: number, log: { append(level: LogLevel, text: string): void } | ((level: LogLevel, text: string) => void)): Promise<ServiceResult>;
+  callService(plugin: SandboxPlugin, request: { name: string; args: unknown; chain: string[] }, deadline: number, log: { append(level: LogLevel, text: string): void } | ((level: LogLevel, text: string) => void), reentrant?: boolean): Promise<ServiceResult>;
   /** Drops an installation's isolate (uninstalled, upgraded, deactivated). */
   evict(installationId: string): void;
   stats(): { warm: number; spare: number };
@@ -107,12 +107,12 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       // A load error is not this caller's to report: the first real call records it as a run.
       return iso.preload().catch(() => undefined);
     },
-    async callService(plugin, request, deadline, log) {
+    async callService(plugin, request, deadline, log, reentrant = false) {
       if (closed) throw new Error('the sandbox is closed');
       const sink = typeof log === 'function' ? { append: log } : log;
       let iso = await isolateFor(plugin);
       if (iso.disposed) iso = await isolateFor(plugin);
-      return iso.callService(request, deadline, sink);
+      return iso.callService(request, deadline, sink, reentrant);
     },
     evict(installationId) {
       const existing = warm.get(installationId);
