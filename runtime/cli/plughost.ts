@@ -2,6 +2,7 @@
 // The `plughost` command line. Each command lives in its own file; this one only wires them.
 import { Command, CommanderError } from 'commander';
 import { installCommand } from './install.ts';
+import { messagesCommand } from './messages.ts';
 import { publishCommand } from './publish.ts';
 import { scheduleCommand } from './schedule.ts';
 import { serveCommand } from './serve.ts';
@@ -15,6 +16,7 @@ serveCommand(program);
 publishCommand(program);
 installCommand(program);
 scheduleCommand(program);
+messagesCommand(program);
 
 try {
   await program.parseAsync(process.argv);

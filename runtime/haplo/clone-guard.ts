@@ -20,9 +20,9 @@ export interface CloneGuard {
 
 async function identityOf(store: Store, dataDir: string): Promise<string> {
   if (store.dialect === 'sqlite') return `sqlite:${os.hostname()}:${path.resolve(dataDir, 'plughost.sqlite')}`;
-  const r = await store.db.raw('select inet_server_addr() as addr, inet_server_port() as port, current_database() as db');
-  const row = r.rows[0] as { addr: string | null; port: number | null; db: string };
-  return `postgres:${row.addr ?? 'local'}:${row.port ?? ''}:${row.db}`;
+  const r = await store.db.raw('select inet_server_addr() as addr, inet_server_port() as port, current_database() as db, current_schema() as schema');
+  const row = r.rows[0] as { addr: string | null; port: number | null; db: string; schema: string };
+  return `postgres:${row.addr ?? 'local'}:${row.port ?? ''}:${row.db}:${row.schema}`;
 }
 
 export async function createCloneGuard(store: Store, dataDir: string): Promise<CloneGuard> {

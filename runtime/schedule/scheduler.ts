@@ -37,23 +37,27 @@ export function createScheduler(deps: SchedulerDeps) {
   let started = false;
   let stopped = false;
 
-  const plan = async (now: number) => {
-    for (;;) {
-      const due = await store.schedules.due(now, options.batch);
+  /** Plans one batch of due schedules in one transaction; true when there may be more. */
+  const planBatch = async (now: number): Promise<boolean> => {
+    const due = await store.schedules.due(now, options.batch);
+    if (due.length === 0) return false;
+    await store.db.transaction(async (trx) => {
+      const rows: Occurrence[] = [];
       for (const s of due) {
         const p = planSchedule(s, now, options.graceMs, options.catchUpCap);
-        await store.db.transaction(async (trx) => {
-          // Only the node that moves next_run_at inserts; the unique key guards the rest.
-          if (!(await store.schedules.advance(s.id, s.nextRunAt!, p.next, trx))) return;
-          await store.occurrences.insertNew(p.occurrences.map((o) => ({
+        // Only the node that moves next_run_at inserts; the unique key guards the rest.
+        if (!(await store.schedules.advance(s.id, s.nextRunAt!, p.next, trx))) continue;
+        for (const o of p.occurrences) {
+          rows.push({
             id: newId('occ', now), scheduleId: s.id, workspaceId: s.workspaceId, dueAt: o.dueAt, idempotencyKey: `${s.id}@${o.dueAt}`,
             trigger: o.trigger, status: 'pending', attempt: 0, failures: 0, availableAt: o.dueAt, leaseOwner: null, leaseUntil: null,
             lastRunId: null, error: null, createdAt: now, finishedAt: null,
-          })), trx);
-        });
+          });
+        }
       }
-      if (due.length < options.batch) return;
-    }
+      await store.occurrences.insertNew(rows, trx);
+    });
+    return due.length === options.batch;
   };
 
   const execute = async (s: Schedule, o: Occurrence, attempt: number) => {
@@ -91,20 +95,25 @@ export function createScheduler(deps: SchedulerDeps) {
   };
 
   const claimAndRun = async (now: number) => {
-    const schedules = new Map<string, Schedule | undefined>();
-    for (const o of await store.occurrences.claimable(now, options.batch)) {
+    if (inFlight.size >= options.concurrency) return;
+    const candidates = await store.occurrences.claimable(now, Math.min(options.batch, 4 * options.concurrency));
+    if (candidates.length === 0) return;
+    const ids = [...new Set(candidates.map((o) => o.scheduleId))];
+    const schedules = await store.schedules.getMany(ids);
+    const running = await store.occurrences.runningCounts(ids, now);
+    for (const o of candidates) {
       if (inFlight.size >= options.concurrency) return;
-      if (!schedules.has(o.scheduleId)) schedules.set(o.scheduleId, await store.schedules.get(o.scheduleId));
       const s = schedules.get(o.scheduleId);
       if (!s) continue; // deleted meanwhile: its occurrences go with it
       const lapsed = o.status === 'running';
-      if (!lapsed && o.trigger !== 'manual' && s.overlap !== 'allow' && (await store.occurrences.runningOf(s.id, now)) > 0) {
+      if (!lapsed && o.trigger !== 'manual' && s.overlap !== 'allow' && (running.get(s.id) ?? 0) > 0) {
         // Catch-up runs queue behind each other whatever the policy: `all` means all.
         if (s.overlap === 'skip' && o.trigger !== 'catch-up') await store.occurrences.markSkipped(o, now, 'skipped: the previous run was still going (overlap: skip)');
         continue;
       }
       const attempt = o.attempt + 1;
       if (!(await store.occurrences.claim(o, nodeId, now + options.leaseMs, attempt))) continue;
+      running.set(s.id, (running.get(s.id) ?? 0) + 1);
       track(execute(s, { ...o, status: 'running', attempt }, attempt));
     }
   };
@@ -120,8 +129,12 @@ export function createScheduler(deps: SchedulerDeps) {
 
   const pass = async () => {
     const now = clock.now();
-    await plan(now);
-    await claimAndRun(now);
+    // Claim after each planned batch, so a large backlog starts firing while it is planned.
+    let more = true;
+    while (more && !stopped) {
+      more = await planBatch(now);
+      await claimAndRun(now);
+    }
     await arm();
   };
 

@@ -71,9 +71,15 @@ export function occurrencesTable(db: Knex) {
       return (await db('occurrences').where({ id: o.id, status: 'pending', attempt: o.attempt })
         .update({ status: 'skipped', error: reason, finished_at: now })) === 1;
     },
-    async runningOf(scheduleId: string, now: number): Promise<number> {
-      const row = await db('occurrences').where({ schedule_id: scheduleId, status: 'running' }).andWhere('lease_until', '>', now).count({ n: '*' }).first();
-      return Number(row?.n ?? 0);
+    /** How many live (leased) runs each of these schedules has. */
+    async runningCounts(scheduleIds: string[], now: number): Promise<Map<string, number>> {
+      const out = new Map<string, number>();
+      for (let i = 0; i < scheduleIds.length; i += 500) {
+        const rows: Array<{ schedule_id: string; n: number }> = await db('occurrences').whereIn('schedule_id', scheduleIds.slice(i, i + 500))
+          .andWhere({ status: 'running' }).andWhere('lease_until', '>', now).groupBy('schedule_id').select('schedule_id').count({ n: '*' });
+        for (const r of rows) out.set(r.schedule_id, Number(r.n));
+      }
+      return out;
     },
     async recent(scheduleId: string, limit: number): Promise<Occurrence[]> {
       const rows: Row[] = await db('occurrences').where({ schedule_id: scheduleId }).orderBy('due_at', 'desc').orderBy('id', 'desc').limit(limit);

@@ -49,6 +49,14 @@ export function schedulesTable(db: Knex) {
       const row = await db('schedules').where({ id }).first();
       return row ? toSchedule(row) : undefined;
     },
+    async getMany(ids: string[]): Promise<Map<string, Schedule>> {
+      const out = new Map<string, Schedule>();
+      for (let i = 0; i < ids.length; i += 500) {
+        const rows: Row[] = await db('schedules').whereIn('id', ids.slice(i, i + 500));
+        for (const r of rows) out.set(r.id, toSchedule(r));
+      }
+      return out;
+    },
     async byKey(uniqueKey: string): Promise<Schedule | undefined> {
       const row = await db('schedules').where({ unique_key: uniqueKey }).first();
       return row ? toSchedule(row) : undefined;
@@ -70,7 +78,7 @@ export function schedulesTable(db: Knex) {
     },
     /** Active schedules due by `now`, oldest first. */
     async due(now: number, limit: number): Promise<Schedule[]> {
-      const rows: Row[] = await db('schedules').where('next_run_at', '<=', now).andWhere({ active: true }).orderBy('next_run_at').limit(limit);
+      const rows: Row[] = await db('schedules').where({ active: true }).andWhere('next_run_at', '<=', now).orderBy('next_run_at').limit(limit);
       return rows.map(toSchedule);
     },
     /** Moves `next_run_at` only if no other node moved it first; true when this call did. */

@@ -44,12 +44,16 @@ test('the statuses the SPEC and the API tests rely on', () => {
   }
 });
 
+// 5xx codes whose messages describe the caller's own request (an outbound call, a send, the
+// store being down) are shown to the caller; every other 5xx hides its message.
+const EXPOSED_5XX = ['EGRESS_FAILED', 'SEND_FAILED', 'WEBHOOK_FAILED', 'STORE_UNAVAILABLE'];
+
 test('a PlughostError takes its status from the table and exposes client errors only', () => {
   for (const code of codes) {
     const err = new PlughostError(code, 'message');
     assert.equal(err.code, code);
     assert.equal(err.status, errorCodes[code].status, code);
-    const expectedExpose = errorCodes[code].status < 500 || code.startsWith('PLUGIN_');
+    const expectedExpose = errorCodes[code].status < 500 || code.startsWith('PLUGIN_') || EXPOSED_5XX.includes(code);
     assert.equal(err.expose, expectedExpose, code);
   }
   assert.equal(new PlughostError('INTERNAL', 'secret cause').expose, false);

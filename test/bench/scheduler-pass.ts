@@ -1,9 +1,15 @@
 // The cost of one scheduler pass with nothing due, as the number of stored schedules grows
 // (1k, 10k, 100k by default): a host on a virtual clock that never moves (so no timer starts
-// a pass behind the bench's back), schedules inserted in steps (scheduled webhooks, first due
-// hours to days ahead), and at each size `host.scheduler.wake()` timed `samples` times after a
-// few untimed warm-up passes. Each of the store queries a pass makes is timed on its own
-// too, and SQLite's plan for it is reported, so a pass that grows with the table shows where.
+// a pass behind the bench's back), schedules inserted in steps, and at each size
+// `host.scheduler.wake()` timed `samples` times after a few untimed warm-up passes. Each of
+// the store queries a pass makes is timed on its own too, and SQLite's plan for each is
+// reported, so a pass that grows with the table shows where.
+//
+// Two series, each on its own fresh host:
+// - `not due`: active scheduled webhooks, first due an hour to days ahead (the brief's case);
+// - `paused`: scheduled webhooks paused (`isActive: false`) whose `next_run_at` has passed,
+//   as a paused webhook keeps it (runtime/schedule/webhooks.ts `change`), like the hook and
+//   plugin schedules of a deactivated installation (runtime/schedule/hooks.ts).
 import { performance } from 'node:perf_hooks';
 import { createVirtualClock } from '../../runtime/clock.ts';
 import { buildSchedules, insertSchedules, startSchedBenchHost } from './scheduler-host.ts';
@@ -11,6 +17,8 @@ import { median, percentile } from './stats.ts';
 
 export interface PassCostOptions {
   sizes?: number[];
+  /** Sizes of the `paused` series; [] skips it. Defaults to `sizes`. */
+  pausedSizes?: number[];
   samples?: number;
   warmup?: number;
   onProgress?: (line: string) => void;
@@ -28,13 +36,20 @@ export interface PassCostRow {
 
 export type PassQuery = 'schedules.due' | 'occurrences.claimable' | 'schedules.earliestNextRun' | 'occurrences.earliestWake';
 
-export interface PassCostResult {
-  samples: number;
+export type PassSeriesName = 'not due' | 'paused';
+
+export interface PassSeries {
+  name: PassSeriesName;
   rows: PassCostRow[];
   /** median at the largest size / median at the smallest. */
   growth: number;
   /** SQLite's EXPLAIN QUERY PLAN of the same queries (at the largest size). */
   plans: Record<string, string[]>;
+}
+
+export interface PassCostResult {
+  samples: number;
+  series: PassSeries[];
 }
 
 const time = async (fn: () => Promise<unknown>, samples: number, warmup: number): Promise<number[]> => {
@@ -49,7 +64,15 @@ const time = async (fn: () => Promise<unknown>, samples: number, warmup: number)
 };
 
 export async function measurePassCost(opts: PassCostOptions = {}): Promise<PassCostResult> {
-  const sizes = [...(opts.sizes ?? [1_000, 10_000, 100_000])].sort((a, b) => a - b);
+  const sizes = opts.sizes ?? [1_000, 10_000, 100_000];
+  const series: PassSeries[] = [await measureSeries('not due', sizes, opts)];
+  const paused = opts.pausedSizes ?? sizes;
+  if (paused.length > 0) series.push(await measureSeries('paused', paused, opts));
+  return { samples: opts.samples ?? 20, series };
+}
+
+async function measureSeries(name: PassSeriesName, unsorted: number[], opts: PassCostOptions): Promise<PassSeries> {
+  const sizes = [...unsorted].sort((a, b) => a - b);
   const samples = opts.samples ?? 20;
   const warmup = opts.warmup ?? 5;
   const progress = opts.onProgress ?? (() => {});
@@ -63,12 +86,14 @@ export async function measurePassCost(opts: PassCostOptions = {}): Promise<PassC
     let stored = 0;
     for (const size of sizes) {
       const add = size - stored;
-      // Not due: first fire times one second apart, from an hour ahead on.
-      const first = start + 3_600_000 + stored * 1000;
+      // Not due: first fire times one second apart from an hour ahead on. Paused: one second
+      // apart, ending a day before now (their time has passed while they were paused).
+      const first = name === 'not due' ? start + 3_600_000 + stored * 1000 : start - 86_400_000 - sizes.at(-1)! * 1000 + stored * 1000;
+      const built = buildSchedules(b, 'webhook', add, (i) => first + i * 1000, `pass${size}`);
       const t0 = performance.now();
-      await insertSchedules(host, buildSchedules(b, 'webhook', add, (i) => first + i * 1000, `pass${size}`));
+      await insertSchedules(host, name === 'paused' ? built.map((s) => ({ ...s, active: false })) : built);
       stored = size;
-      progress(`scheduler pass: ${size} schedules stored (${add} inserted in ${Math.round(performance.now() - t0)} ms)`);
+      progress(`scheduler pass (${name}): ${size} schedules stored (${add} inserted in ${Math.round(performance.now() - t0)} ms)`);
       const now = clock.now();
       const wake = await time(() => host.scheduler.wake(), samples, warmup);
       const q = host.store;
@@ -79,9 +104,12 @@ export async function measurePassCost(opts: PassCostOptions = {}): Promise<PassC
         'occurrences.earliestWake': median(await time(() => q.occurrences.earliestWake(), samples, warmup)),
       };
       rows.push({ schedules: size, medianMs: median(wake), p90Ms: percentile(wake, 90), minMs: Math.min(...wake), queries });
-      progress(`scheduler pass: ${size} schedules: wake() median ${median(wake).toFixed(3)} ms`);
+      progress(`scheduler pass (${name}): ${size} schedules: wake() median ${median(wake).toFixed(3)} ms`);
     }
-    return { samples, rows, growth: rows.at(-1)!.medianMs / rows[0]!.medianMs, plans: await queryPlans(host.store.db, clock.now(), host.options.schedules.batch) };
+    // Nothing may have fired: the `not due` ones are not due, the paused ones are inactive.
+    const fired = await host.store.db('occurrences').count({ n: '*' }).first();
+    if (Number(fired?.n ?? 0) !== 0) throw new Error(`${fired?.n} occurrences were planned in the ${name} series; nothing should have been due`);
+    return { name, rows, growth: rows.at(-1)!.medianMs / rows[0]!.medianMs, plans: await queryPlans(host.store.db, clock.now(), host.options.schedules.batch) };
   } finally {
     await b.close();
   }

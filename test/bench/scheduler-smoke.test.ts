@@ -51,22 +51,26 @@ test('firing: 50 one-time plugin schedules (onScheduledEvent) all fire once', as
   checkFiring(await measureFiring({ count: COUNT, kind: 'plugin', leadMs: 800 }), 'plugin');
 });
 
-test('pass cost: wake() with nothing due is timed at each table size, with each query and its plan', async () => {
-  const r = await measurePassCost({ sizes: [200, 20], samples: 3, warmup: 1 });
+test('pass cost: wake() with nothing due is timed at each table size, both series, with each query and its plan', async () => {
+  const r = await measurePassCost({ sizes: [200, 20], pausedSizes: [30, 300], samples: 3, warmup: 1 });
   assert.equal(r.samples, 3);
-  assert.deepEqual(r.rows.map((row) => row.schedules), [20, 200]);
-  for (const row of r.rows) {
-    positive(row.medianMs, `median at ${row.schedules}`);
-    positive(row.p90Ms, `p90 at ${row.schedules}`);
-    assert.ok(row.minMs <= row.medianMs && row.medianMs <= row.p90Ms);
-    assert.deepEqual(Object.keys(row.queries).sort(), ['occurrences.claimable', 'occurrences.earliestWake', 'schedules.due', 'schedules.earliestNextRun']);
-    for (const [name, ms] of Object.entries(row.queries)) positive(ms, `${name} at ${row.schedules}`);
+  assert.deepEqual(r.series.map((x) => [x.name, x.rows.map((row) => row.schedules)]), [['not due', [20, 200]], ['paused', [30, 300]]]);
+  for (const x of r.series) {
+    for (const row of x.rows) {
+      positive(row.medianMs, `${x.name} median at ${row.schedules}`);
+      positive(row.p90Ms, `${x.name} p90 at ${row.schedules}`);
+      assert.ok(row.minMs <= row.medianMs && row.medianMs <= row.p90Ms);
+      assert.deepEqual(Object.keys(row.queries).sort(), ['occurrences.claimable', 'occurrences.earliestWake', 'schedules.due', 'schedules.earliestNextRun']);
+      for (const [name, ms] of Object.entries(row.queries)) positive(ms, `${x.name} ${name} at ${row.schedules}`);
+    }
+    positive(x.growth, `${x.name} growth`);
+    assert.equal(Object.keys(x.plans).length, 6);
+    for (const [name, plan] of Object.entries(x.plans)) assert.ok(plan.length > 0 && plan.every((l) => typeof l === 'string'), `${name}: ${JSON.stringify(plan)}`);
   }
-  positive(r.growth, 'growth');
-  assert.equal(Object.keys(r.plans).length, 6);
-  for (const [name, plan] of Object.entries(r.plans)) assert.ok(plan.length > 0 && plan.every((l) => typeof l === 'string'), `${name}: ${JSON.stringify(plan)}`);
 
-  const table = formatScheduler({ fire: null, pass: r, goals: { noneTwice: null, passGrowth: { goal: '<= 2x', value: r.growth, met: r.growth <= 2 }, firingRatio: null } });
-  assert.match(table, /scheduler pass with nothing due/);
+  const table = formatScheduler({ fire: null, pass: r, goals: { noneTwice: null, passGrowth: r.series.map((x) => ({ series: x.name, goal: '<= 2x', value: x.growth, met: x.growth <= 2 })) } });
+  assert.match(table, /scheduler pass, nothing due/);
   assert.match(table, /growth 200 vs 20/);
+  assert.match(table, /growth 300 vs 30/);
+  assert.match(table, /pass cost growth \(paused\)/);
 });

@@ -1,6 +1,7 @@
 // Starts a whole host for a test: a real SQLite file in a fresh temp directory (or the
 // PostgreSQL server when PLUGHOST_TEST_DATABASE_URL is set), a real HTTP port on loopback,
 // and the operator token. `close()` stops it and removes the directory.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,7 +51,9 @@ export async function startHost(opts: TestHostOptions = {}): Promise<TestHost> {
     logger: createLogger(process.env.PLUGHOST_TEST_LOG ?? 'silent'),
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(opts.lookup ? { lookup: opts.lookup } : {}),
-    ...(process.env.PLUGHOST_TEST_SCHEMA ? { schema: process.env.PLUGHOST_TEST_SCHEMA } : {}),
+    // On PostgreSQL each data directory gets its own schema, so a host restarted on the same
+    // directory finds its data again and every other host starts empty, as with SQLite files.
+    ...(options.databaseUrl ? { schema: `t_${createHash('sha256').update(dataDir).digest('hex').slice(0, 20)}` } : {}),
   });
   const url = await host.listen(0, '127.0.0.1');
   await host.start();

@@ -196,6 +196,20 @@ test('fetch returns what was created', async () => {
   await resolves('fw-fetch', 'delete', { name: 'every5' });
 });
 
+test('a schedule_at without an offset is UTC (the default time zone), whatever the host process zone', async () => {
+  await workspace('fw-utc');
+  const saved = process.env.TZ;
+  process.env.TZ = 'Asia/Kolkata'; // the host runs in this process
+  try {
+    await resolves('fw-utc', 'create', { name: 'naive', data: {}, schedule_at: '2026-06-10T07:00:00' });
+    assert.deepEqual(await resolves('fw-utc', 'fetch', { name: 'naive' }), { name: 'naive', data: {}, schedule_at: '2026-06-10T07:00:00.000Z' });
+  } finally {
+    if (saved === undefined) delete process.env.TZ;
+    else process.env.TZ = saved;
+    await sched('fw-utc', 'delete', { name: 'naive' });
+  }
+});
+
 test('update changes data and time: it fires once, at the new time, with the new data', async () => {
   await workspace('fw-update');
   const now = clock.now();

@@ -236,3 +236,30 @@ test('POST …/schedules/:id/run runs a hook now', async () => {
   assert.equal(forbidden.body.error.code, 'FORBIDDEN');
   assert.equal((await h.api('GET', '/api/v1/workspaces/tokyo/schedules', undefined, token.body.token)).status, 403);
 });
+
+test('a new version that drops a hook loses its schedule; uninstalling removes the rest', async () => {
+  const published = await h.publish({
+    'plugin.json': { ...JSON.parse(read('plugin.json')), version: '1.1.0' },
+    'plugin.js': "P.hook('hScheduleHourly', function (response, year, month, day, hour) { console.log('HOOK ' + JSON.stringify({ name: 'hScheduleHourly', args: [year, month, day, hour], v: '1.1.0' })); });\n",
+  });
+  assert.equal(published.status, 201, JSON.stringify(published.body));
+  const inst = installs['osaka/haplo-hooks']!;
+  const before = (await schedules('osaka')).filter((s) => s.installationId === inst);
+  assert.equal(before.length, 5);
+  const upgraded = await h.api('PATCH', `/api/v1/workspaces/osaka/installations/${inst}`, { version: '1.1.0' });
+  assert.equal(upgraded.status, 200, JSON.stringify(upgraded.body));
+  const after = (await schedules('osaka')).filter((s) => s.installationId === inst);
+  assert.deepEqual(after.map((s) => s.name), ['hScheduleHourly']);
+  assert.equal(after[0].id, before.find((s) => s.name === 'hScheduleHourly').id, 'the kept hook keeps its schedule');
+
+  const since = clock.now();
+  await clock.set(Math.ceil((clock.now() + 1) / HOUR) * HOUR);
+  await h.host.scheduler.idle();
+  const runs = (await hookRuns('osaka', inst)).filter((r) => r.startedAt > since);
+  assert.equal(runs.length, 1);
+  assert.equal(runs[0].logged.v, '1.1.0', 'the new code runs');
+
+  const bad = installs['osaka/haplo-thrower']!;
+  assert.equal((await h.api('DELETE', `/api/v1/workspaces/osaka/installations/${bad}`)).status, 204);
+  assert.deepEqual((await schedules('osaka')).filter((s) => s.installationId === bad), []);
+});

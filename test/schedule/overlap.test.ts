@@ -6,6 +6,9 @@
 // `x-plughost-no-retry: true`, or a thrown `{noRetry: true}`, ends the occurrence after one
 // attempt, while a plain 500 is retried.
 //
+// The queue case also checks that the scheduler sleeps while an occurrence waits its turn
+// (it must not re-arm its timer for "now" and spin through passes until the run ends).
+//
 // Leases are measured on the host clock; a virtual hour passes while a run is held, so the
 // host gets a lease margin of hours (otherwise the held run would look crashed and be re-run,
 // which real time cannot cause: a run's time limit is shorter than its lease).
@@ -14,7 +17,7 @@ import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { createVirtualClock } from '../../runtime/clock.ts';
+import { createVirtualClock, type VirtualClock } from '../../runtime/clock.ts';
 import { startHost, type TestHost } from '../helpers/host.ts';
 import { startStub, type StubServer } from '../helpers/stub-server.ts';
 
@@ -24,7 +27,20 @@ const at = (s: string) => Date.parse(s);
 const iso = (ms: number) => new Date(ms).toISOString();
 const HOUR = 3_600_000;
 const BASE = '/api/v1/workspaces/ov/scheduled-webhooks';
-const clock = createVirtualClock(at('2026-04-01T09:00:00Z'));
+const virtual = createVirtualClock(at('2026-04-01T09:00:00Z'));
+// The virtual clock, recording each timer the scheduler arms (it is the clock's only user).
+const arms: Array<{ atMs: number; now: number }> = [];
+let armWaiters: Array<(a: { atMs: number; now: number }) => void> = [];
+const clock: VirtualClock = {
+  ...virtual,
+  at(atMs, fn) {
+    const a = { atMs, now: virtual.now() };
+    arms.push(a);
+    for (const w of armWaiters.splice(0)) w(a);
+    return virtual.at(atMs, fn);
+  },
+};
+const nextArm = () => new Promise<{ atMs: number; now: number }>((resolve) => armWaiters.push(resolve));
 let h: TestHost;
 let slow: StubServer;
 const held: http.ServerResponse[] = [];
@@ -125,25 +141,42 @@ test('overlap queue: occurrences due meanwhile run after the previous one, one a
   assert.equal(w.overlap, 'queue');
   await moveTo('2026-04-02T10:00:00Z');
   await waitSlow(w.id, 1);
-  await moveTo('2026-04-02T11:00:00Z');
-  await moveTo('2026-04-02T12:00:00Z');
-  assert.deepEqual(await occurrences(w.id), [
+
+  // From here an occurrence waits its turn. Passes are awaited through the timer each one
+  // arms at its end (scheduler.wake() would not settle if the scheduler kept passing).
+  const queuedFrom = arms.length;
+  const passAt = async (time: string, expected: Array<[string, string]>) => {
+    const t = at(time);
+    const armed = new Promise<void>((resolve) => {
+      const check = (a: { now: number }) => (a.now >= t ? resolve() : void nextArm().then(check));
+      void nextArm().then(check);
+    });
+    await clock.set(t);
+    await armed;
+    // A pass already going when the clock moved may arm before the one that plans `time`.
+    for (;;) {
+      const occ = await occurrences(w.id);
+      if (JSON.stringify(occ) === JSON.stringify(expected)) return;
+      await nextArm();
+    }
+  };
+  await passAt('2026-04-02T11:00:00Z', [['2026-04-02T10:00:00.000Z', 'running'], ['2026-04-02T11:00:00.000Z', 'pending']]);
+  await passAt('2026-04-02T12:00:00Z', [
     ['2026-04-02T10:00:00.000Z', 'running'], ['2026-04-02T11:00:00.000Z', 'pending'], ['2026-04-02T12:00:00.000Z', 'pending'],
   ]);
   assert.equal(slowFor(w.id).length, 1);
 
   release();
-  await waitSlow(w.id, 2);
-  await h.host.scheduler.wake();
+  await waitSlow(w.id, 2); // the 11:00 one starts once 10:00 has finished
   assert.deepEqual(await occurrences(w.id), [
     ['2026-04-02T10:00:00.000Z', 'succeeded'], ['2026-04-02T11:00:00.000Z', 'running'], ['2026-04-02T12:00:00.000Z', 'pending'],
   ]);
   release();
   await waitSlow(w.id, 3);
-  await h.host.scheduler.wake();
   assert.deepEqual(await occurrences(w.id), [
     ['2026-04-02T10:00:00.000Z', 'succeeded'], ['2026-04-02T11:00:00.000Z', 'succeeded'], ['2026-04-02T12:00:00.000Z', 'running'],
   ]);
+  const queued = arms.slice(queuedFrom);
   release();
   await h.host.scheduler.idle();
   assert.deepEqual((await occurrences(w.id)).map(([, status]) => status), ['succeeded', 'succeeded', 'succeeded']);
@@ -152,6 +185,11 @@ test('overlap queue: occurrences due meanwhile run after the previous one, one a
   assert.equal(runs.length, 3);
   assert.ok(runs.every((r) => r.trigger === 'schedule' && r.status === 'succeeded'));
   assert.equal((await h.api('DELETE', `${BASE}/${w.id}`)).status, 204);
+
+  // While an occurrence waited, the scheduler should have slept until the running one ended
+  // (or its lease ran out), not armed its timer for the present moment again and again.
+  const spins = queued.filter((a) => a.atMs <= a.now);
+  assert.equal(spins.length, 0, `the scheduler re-armed for "now" ${spins.length} times in ${queued.length} passes while an occurrence was queued (busy loop)`);
 });
 
 test('overlap allow: the next occurrence runs while the previous one still goes', async () => {
@@ -184,9 +222,9 @@ test('noRetry from a plugin route: a 500 with x-plughost-no-retry or a thrown {n
     await h.host.scheduler.idle();
   }
 
+  // (A route run records the plugin's execution, which went fine; the occurrence is what failed.)
   const refuse = await runsOf(ids.refuse!);
   assert.equal(refuse.length, 1);
-  assert.equal(refuse[0].status, 'failed');
   assert.equal(refuse[0].httpStatus, 500);
   const giveup = await runsOf(ids.giveup!);
   assert.equal(giveup.length, 1);
@@ -199,8 +237,10 @@ test('noRetry from a plugin route: a 500 with x-plughost-no-retry or a thrown {n
     assert.equal(occ[0].attempt, 1);
   }
   const broken = await runsOf(ids.broken!);
-  assert.deepEqual(broken.map((r) => [r.trigger, r.status, r.httpStatus]), [
-    ['schedule', 'failed', 500], ['retry', 'failed', 500], ['retry', 'failed', 500], ['retry', 'failed', 500],
-  ]);
+  assert.deepEqual(broken.map((r) => [r.trigger, r.attempt, r.httpStatus]), [['schedule', 1, 500], ['retry', 2, 500], ['retry', 3, 500], ['retry', 4, 500]]);
+  assert.equal(new Set(broken.map((r) => r.idempotencyKey)).size, 1);
+  const brokenOcc = (await h.api('GET', `${BASE}/${ids.broken}`)).body.occurrences;
+  assert.equal(brokenOcc[0].status, 'failed');
+  assert.equal(brokenOcc[0].attempt, 4);
   for (const id of Object.values(ids)) assert.equal((await h.api('DELETE', `${BASE}/${id}`)).status, 204);
 });

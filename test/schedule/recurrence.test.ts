@@ -206,6 +206,40 @@ test('hook recurrences: every hour, or daily at a local hour in the workspace zo
   assert.equal(iso(nextAfter(midnight, at('2026-02-01T14:59:59Z'))!), '2026-02-01T15:00:00.000Z');
 });
 
+test('hourly hooks across the New York transitions: strictly increasing, each local hour once', () => {
+  const r: Recurrence = { type: 'hook', timezone: 'America/New_York' };
+  for (const [from, to] of [['2026-03-07T05:00:00Z', '2026-03-10T04:00:00Z'], ['2026-10-31T04:00:00Z', '2026-11-03T05:00:00Z']] as const) {
+    const all = between(r, at(from), at(to));
+    assertStrictlyIncreasing(all);
+    const locals = all.map((t) => formatInZone(t, 'America/New_York'));
+    assert.equal(new Set(locals).size, locals.length, 'a local hour fired twice');
+  }
+  // The daily 06:00 hook on both transition days.
+  const early: Recurrence = { type: 'hook', timezone: 'America/New_York', hour: 6 };
+  assert.deepEqual(isoAll(between(early, at('2026-03-07T00:00:00Z'), at('2026-03-10T00:00:00Z'))), ['2026-03-07T11:00:00.000Z', '2026-03-08T10:00:00.000Z', '2026-03-09T10:00:00.000Z']);
+  assert.deepEqual(isoAll(between(early, at('2026-10-31T00:00:00Z'), at('2026-11-03T00:00:00Z'))), ['2026-10-31T10:00:00.000Z', '2026-11-01T11:00:00.000Z', '2026-11-02T11:00:00.000Z']);
+});
+
+test('an every-minute cron finds its next time without walking a whole day of slots', () => {
+  // Each slot costs several Intl look-ups; a day of minutes is ~1440 slots (~6000 look-ups,
+  // tens of ms of blocked event loop per call, seconds for preview?count=100).
+  const r = calendar('Europe/Rome', '2026-01-01 00:00:00', undefined, '* * * * *');
+  const original = Intl.DateTimeFormat.prototype.formatToParts;
+  let lookups = 0;
+  Intl.DateTimeFormat.prototype.formatToParts = function (this: Intl.DateTimeFormat, date?: Date | number) {
+    lookups++;
+    return original.call(this, date);
+  };
+  let next: number | null;
+  try {
+    next = nextAfter(r, at('2026-05-01T10:00:30Z'));
+  } finally {
+    Intl.DateTimeFormat.prototype.formatToParts = original;
+  }
+  assert.equal(iso(next!), '2026-05-01T10:01:00.000Z');
+  assert.ok(lookups <= 1000, `nextAfter made ${lookups} time-zone look-ups for one every-minute cron step`);
+});
+
 test('formatInZone writes YYYY-MM-DD HH:mm:ss in the zone; parseWall reads it back', () => {
   assert.equal(formatInZone(at('2015-09-24T01:00:00Z'), 'America/New_York'), '2015-09-23 21:00:00');
   assert.equal(formatInZone(at('2026-01-01T00:00:00Z'), 'Asia/Kolkata'), '2026-01-01 05:30:00');

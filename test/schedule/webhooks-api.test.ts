@@ -124,6 +124,23 @@ test('create validates the body: 400 INVALID_BODY with details', async () => {
   assert.deepEqual((await h.api('GET', BASE)).body.data, [], 'nothing was created');
 });
 
+test('a cron with a seconds field is refused or fires; it is never stored as a webhook that never runs', async () => {
+  const res = await h.api('POST', BASE, { url: '/workspaces/api/cnt/hit?from=seconds', cron: '*/5 * * * * *', timezone: 'UTC', isActive: false });
+  if (res.status === 400) {
+    assertInvalid(res, 'cron');
+    return;
+  }
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  try {
+    const preview = await h.api('GET', `${BASE}/${res.body.id}/preview?count=2`);
+    assert.equal(preview.status, 200);
+    assert.equal(preview.body.data.length, 2, `accepted, but it has no fire times: ${JSON.stringify(preview.body)}`);
+    assert.equal(Date.parse(preview.body.data[1].at) - Date.parse(preview.body.data[0].at), 5000);
+  } finally {
+    await h.api('DELETE', `${BASE}/${res.body.id}`);
+  }
+});
+
 test('list, get, patch and delete; another workspace\'s token gets 403', async () => {
   const now = clock.now();
   const created = await create({ url: '/workspaces/api/cnt/hit?from=crud', frequency: 'daily' });
@@ -376,6 +393,26 @@ test('a 500 with x-plughost-no-retry: true is not retried', async () => {
   assert.equal((await h.api('DELETE', `${BASE}/${w.id}`)).status, 204);
 });
 
+test('pausing a webhook also stops the retries it has pending', async () => {
+  await clock.set(at('2026-04-08T08:59:00Z'));
+  await h.host.scheduler.idle();
+  const w = await create({ url: `${stub.url}/fail?from=pause`, frequency: 'daily', start: '2026-04-08 09:00:00', timezone: 'UTC' });
+  const mine = () => stub.requests.filter((r) => r.url === '/fail?from=pause');
+  await clock.set(at('2026-04-08T09:00:00Z'));
+  await h.host.scheduler.idle();
+  assert.equal(mine().length, 1);
+  const occ = (await h.api('GET', `${BASE}/${w.id}`)).body.occurrences;
+  assert.equal(occ[0].status, 'pending', 'a retry is pending');
+  assert.equal(occ[0].availableAt, at('2026-04-08T09:00:30Z'));
+
+  const paused = await h.api('PATCH', `${BASE}/${w.id}`, { isActive: false });
+  assert.equal(paused.status, 200);
+  await step(10_000, 60);
+  assert.equal(mine().length, 1, 'no call while paused, retries included');
+  assert.equal((await runsOf(w.id)).length, 1);
+  assert.equal((await h.api('DELETE', `${BASE}/${w.id}`)).status, 204);
+});
+
 test('a signed plugin route accepts the scheduler\'s call and refuses an unsigned POST with 401', async () => {
   const w = await create({ url: '/workspaces/api/cnt/signed?from=scheduler', frequency: 'daily', start: '2026-05-01 00:00:00', timezone: 'UTC' });
   const run = await h.api('POST', `${BASE}/${w.id}/run`);
@@ -389,7 +426,7 @@ test('a signed plugin route accepts the scheduler\'s call and refuses an unsigne
   const post = (headers: Record<string, string>) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
   const unsigned = await post({});
   assert.equal(unsigned.status, 401);
-  assert.equal((await unsigned.json()).error.code, 'UNAUTHORIZED');
+  assert.equal(((await unsigned.json()) as { error: { code: string } }).error.code, 'UNAUTHORIZED');
   // The key alone is not a signature.
   assert.equal((await post({ 'x-zengine-webhook-key': w.secretKey })).status, 401);
   const t = Math.floor(clock.now() / 1000);

@@ -23,7 +23,8 @@ export async function up(knex: Knex): Promise<void> {
     t.text('secret'); // sealed webhook secret key
     t.bigInteger('created_at').notNullable();
     t.bigInteger('updated_at').notNullable();
-    t.index(['next_run_at']);
+    // Due and earliest-next queries filter on active first: paused schedules keep their time.
+    t.index(['active', 'next_run_at']);
     t.index(['workspace_id', 'kind', 'id']);
     t.index(['installation_id']);
   });
