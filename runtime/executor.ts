@@ -60,6 +60,10 @@ export function createExecutor(deps: ExecutorDeps) {
           status: 'failed', error: { code: 'INTERNAL', message: (err as Error).message }, log: '', startedAt: Date.now(), durationMs: 0,
         };
       }
+      // A scheduled webhook's call succeeds on a 2xx only, whichever way it reached the route.
+      if (meta.kind === 'webhook' && outcome.response && (outcome.response.status < 200 || outcome.response.status >= 300)) {
+        outcome = { ...outcome, status: 'failed', error: outcome.error ?? { code: 'WEBHOOK_FAILED', message: `the route answered ${outcome.response.status}` } };
+      }
       const run: Run = {
         id, workspaceId: plugin.workspaceId, installationId: plugin.installationId, kind: meta.kind, trigger: meta.trigger,
         target: meta.target, status: outcome.status, scheduleId: meta.scheduleId ?? null, idempotencyKey: meta.idempotencyKey ?? null,

@@ -44,7 +44,7 @@ export interface HostDeps {
 export async function createHost(options: HostOptions, deps: HostDeps = {}) {
   const clock = deps.clock ?? systemClock;
   const now = () => clock.now();
-  const log = deps.logger ?? createLogger(process.env.PLUGHOST_LOG_LEVEL ?? 'info');
+  const log = deps.logger ?? createLogger(options.logLevel);
   const releases: Array<() => Promise<void> | void> = [];
   const release = async () => {
     while (releases.length) {
@@ -59,7 +59,7 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
   try {
     const store: Store = await createStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, ...(deps.schema ? { schema: deps.schema } : {}) });
     releases.push(() => store.close());
-    const secrets = createSecrets(loadSecretKey(options.dataDir, process.env.PLUGHOST_SECRET_KEY));
+    const secrets = createSecrets(await loadSecretKey(store, options.dataDir, options.secretKey));
     const events = new HostEvents();
     const egress = createEgressClient({
       policy: createEgressPolicy({ allow: options.egressAllow, map: options.egressMap, ...(deps.lookup ? { lookup: deps.lookup } : {}) }),

@@ -82,6 +82,8 @@ const rawOptions = z.object({
   demo: z.union([z.boolean(), z.enum(['1', 'true', 'yes', 'on', '0', 'false', 'no', 'off', ''])])
     .transform((v) => v === true || ['1', 'true', 'yes', 'on'].includes(String(v)))
     .default(false),
+  secretKey: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters (32 bytes)').optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 export type RawOptions = z.input<typeof rawOptions>;
@@ -94,6 +96,9 @@ export interface HostOptions {
   egressAllow: string[];
   egressMap: Record<string, string>;
   demo: boolean;
+  /** Seals secure iparams; else `<data>/secret.key` (SQLite) or one kept in the database (PostgreSQL). */
+  secretKey: string | undefined;
+  logLevel: string;
   sandbox: typeof defaults.sandbox;
   http: typeof defaults.http;
   egress: typeof defaults.egress;
@@ -109,13 +114,15 @@ const envNames: Record<keyof RawOptions, string> = {
   egressAllow: 'PLUGHOST_EGRESS_ALLOW',
   egressMap: 'PLUGHOST_EGRESS_MAP',
   demo: 'PLUGHOST_DEMO',
+  secretKey: 'PLUGHOST_SECRET_KEY',
+  logLevel: 'PLUGHOST_LOG_LEVEL',
 };
 
 /** Flags (already parsed by the CLI) over environment over defaults. Throws INVALID_BODY-free usage errors. */
 export function resolveOptions(
   flags: Partial<RawOptions> = {},
   env: Record<string, string | undefined> = process.env,
-  overrides: Partial<Omit<HostOptions, 'port' | 'dataDir' | 'databaseUrl' | 'operatorToken' | 'egressAllow' | 'egressMap' | 'demo'>> = {},
+  overrides: Partial<Pick<HostOptions, 'sandbox' | 'http' | 'egress' | 'kv' | 'schedules'>> = {},
 ): HostOptions {
   const merged: Record<string, unknown> = {};
   for (const key of Object.keys(envNames) as Array<keyof RawOptions>) {
@@ -139,6 +146,8 @@ export function resolveOptions(
     egressAllow: o.egressAllow,
     egressMap: o.egressMap,
     demo: o.demo,
+    secretKey: o.secretKey,
+    logLevel: o.logLevel,
     sandbox: { ...defaults.sandbox, ...overrides.sandbox },
     http: { ...defaults.http, ...overrides.http },
     egress: { ...defaults.egress, ...overrides.egress },

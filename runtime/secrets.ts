@@ -5,6 +5,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEq
 import fs from 'node:fs';
 import path from 'node:path';
 import { PlughostError } from './errors.ts';
+import type { Store } from './store/store.ts';
 
 export interface Secrets {
   seal(value: unknown): string;
@@ -22,12 +23,16 @@ export function sameHash(a: string, b: string): boolean {
   return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
 }
 
-/** Reads the key from `keyHex` or `<dataDir>/secret.key`, creating the file on first start. */
-export function loadSecretKey(dataDir: string, keyHex?: string): Buffer {
-  if (keyHex) {
-    const key = Buffer.from(keyHex, 'hex');
-    if (key.length !== 32) throw new PlughostError('INVALID_BODY', 'the secret key must be 64 hex characters (32 bytes)');
-    return key;
+/**
+ * The key that seals secure iparams: `keyHex` when the operator gives one; else, on
+ * PostgreSQL, one created once and kept in the database, so every process of a cluster shares
+ * it with nothing to configure (give PLUGHOST_SECRET_KEY to keep the key outside the
+ * database); else `<dataDir>/secret.key`, created on first start.
+ */
+export async function loadSecretKey(store: Store, dataDir: string, keyHex?: string): Promise<Buffer> {
+  if (keyHex) return Buffer.from(keyHex, 'hex');
+  if (store.dialect === 'postgres') {
+    return Buffer.from(await store.settings.setIfAbsent('secrets.key', randomBytes(32).toString('hex')), 'hex');
   }
   const file = path.join(dataDir, 'secret.key');
   fs.mkdirSync(dataDir, { recursive: true });

@@ -21,9 +21,12 @@ function checkSpec(args: Record<string, unknown>, now: number, limits: PluginSch
   if (data === undefined || data === null || typeof data !== 'object' || Array.isArray(data)) throw fail(400, 'data must be a JSON object');
   const size = Buffer.byteLength(JSON.stringify(data));
   if (size > limits.dataMaxBytes) throw fail(400, `data is ${size} bytes; it must not exceed ${limits.dataMaxBytes} bytes (4 KB)`);
-  if (typeof at !== 'string' || !/^\d{4}-\d{2}-\d{2}T/.test(at) || Number.isNaN(Date.parse(at))) throw fail(400, 'schedule_at must be an ISO date-time such as 2018-06-10T07:00:00.860Z');
-  if (Date.parse(at) < now + limits.minLeadMs) throw fail(400, `schedule_at must be at least ${Math.round(limits.minLeadMs / 60_000)} minutes from the current time`);
-  const spec: Spec = { name, data, schedule_at: new Date(Date.parse(at)).toISOString() };
+  if (typeof at !== 'string' || !/^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:?\d{2})?$/.test(at)) throw fail(400, 'schedule_at must be an ISO date-time such as 2018-06-10T07:00:00.860Z');
+  // Without an offset the time is UTC, Freshworks' default zone, whatever the host's own zone.
+  const atMs = Date.parse(/(Z|[+-]\d{2}:?\d{2})$/.test(at) ? at : `${at}Z`);
+  if (Number.isNaN(atMs)) throw fail(400, 'schedule_at must be an ISO date-time such as 2018-06-10T07:00:00.860Z');
+  if (atMs < now + limits.minLeadMs) throw fail(400, `schedule_at must be at least ${Math.round(limits.minLeadMs / 60_000)} minutes from the current time`);
+  const spec: Spec = { name, data, schedule_at: new Date(atMs).toISOString() };
   if (repeat !== undefined && repeat !== null) {
     const r = repeat as { time_unit?: unknown; frequency?: unknown };
     if (typeof r !== 'object' || !['minutes', 'hours', 'days'].includes(r.time_unit as string)) throw fail(400, 'repeat.time_unit must be minutes, hours or days');

@@ -4,7 +4,7 @@
 // never with its own zone handling: its DST arithmetic has open bugs (issues 404 and 378), and
 // in UTC there are no jumps to get wrong.
 import { CronExpressionParser } from 'cron-parser';
-import { daysInMonth, instantToWall, wallFields, wallToInstant } from './zoned-time.ts';
+import { daysInMonth, instantToWall, offsetAt, wallFields, wallToInstant } from './zoned-time.ts';
 
 export type Frequency = 'hourly' | 'daily' | 'weekly' | 'monthly';
 
@@ -42,8 +42,16 @@ function* frequencyWalls(anchorWall: number, frequency: Frequency, fromWall: num
 }
 
 function* cronWalls(expression: string, fromWall: number): Generator<number> {
-  const it = CronExpressionParser.parse(expression, { currentDate: new Date(fromWall - DAY), tz: 'UTC' });
+  const it = CronExpressionParser.parse(expression, { currentDate: new Date(fromWall), tz: 'UTC' });
   for (;;) yield it.next().getTime();
+}
+
+const SHIFT = 3 * HOUR; // no zone moves its clocks by more than this at once
+
+/** True when `tz` changes its offset within SHIFT of `instant`. */
+function nearTransition(instant: number, tz: string): boolean {
+  const o = offsetAt(instant, tz);
+  return offsetAt(instant - SHIFT, tz) !== o || offsetAt(instant + SHIFT, tz) !== o;
 }
 
 function* hookWalls(hour: number | undefined, fromWall: number): Generator<number> {
@@ -60,12 +68,16 @@ export function nextAfter(r: Recurrence, after: number): number | null {
     return r.at + (Math.floor((after - r.at) / r.everyMs) + 1) * r.everyMs;
   }
   const fromWall = instantToWall(after, r.timezone);
+  // Near a DST change a wall time earlier than `fromWall` can still map after `after`, so the
+  // walk starts a little back; elsewhere a cron starts right at `fromWall` (an every-second
+  // cron would otherwise walk thousands of slots).
+  const cronFrom = nearTransition(after, r.timezone) ? fromWall - SHIFT : fromWall - 1000;
   const walls = r.type === 'hook' ? hookWalls(r.hour, fromWall)
-    : r.cron ? cronWalls(r.cron, Math.max(fromWall, r.anchorWall - 1000))
+    : r.cron ? cronWalls(r.cron, Math.max(cronFrom, r.anchorWall - 1000))
     : frequencyWalls(r.anchorWall, r.frequency ?? 'daily', fromWall);
   // Gaps can map several wall times onto one instant; fall-back can map a later wall time
   // earlier than `after`. Keep walking until an instant lies strictly after `after`.
-  for (let i = 0; i < 10_000; i++) {
+  for (let i = 0; i < 20_000; i++) {
     const wall = walls.next().value as number;
     if (r.type === 'calendar' && wall < r.anchorWall) continue;
     const instant = wallToInstant(wall, r.timezone);

@@ -105,6 +105,10 @@ export function createScheduler(deps: SchedulerDeps) {
       if (inFlight.size >= options.concurrency) return;
       const s = schedules.get(o.scheduleId);
       if (!s) continue; // deleted meanwhile: its occurrences go with it
+      if (!s.active && o.trigger !== 'manual') {
+        await store.occurrences.markSkipped(o, now, 'skipped: the schedule is paused');
+        continue;
+      }
       const lapsed = o.status === 'running';
       if (!lapsed && o.trigger !== 'manual' && s.overlap !== 'allow' && (running.get(s.id) ?? 0) > 0) {
         // Catch-up runs queue behind each other whatever the policy: `all` means all.
@@ -122,7 +126,9 @@ export function createScheduler(deps: SchedulerDeps) {
     if (stopped) return;
     const times = [await store.schedules.earliestNextRun(), await store.occurrences.earliestWake()].filter((t): t is number => t !== null);
     const now = clock.now();
-    const at = Math.min(now + options.pollMs, ...times);
+    // Times already past belong to occurrences waiting their turn (overlap: queue, catch-ups):
+    // a finishing run wakes the scheduler for them, so they must not make it spin.
+    const at = Math.min(now + options.pollMs, ...times.filter((t) => t > now));
     timer?.cancel();
     timer = clock.at(Math.max(at, now), wake);
   };

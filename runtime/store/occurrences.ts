@@ -68,8 +68,9 @@ export function occurrencesTable(db: Knex) {
       return (await db('occurrences').where({ id, lease_owner: owner, status: 'running' }).update(update)) === 1;
     },
     async markSkipped(o: Occurrence, now: number, reason: string): Promise<boolean> {
-      return (await db('occurrences').where({ id: o.id, status: 'pending', attempt: o.attempt })
-        .update({ status: 'skipped', error: reason, finished_at: now })) === 1;
+      const q = db('occurrences').where({ id: o.id, status: o.status, attempt: o.attempt });
+      if (o.status === 'running') q.andWhere({ lease_until: o.leaseUntil });
+      return (await q.update({ status: 'skipped', error: reason, finished_at: now, lease_owner: null, lease_until: null })) === 1;
     },
     /** How many live (leased) runs each of these schedules has. */
     async runningCounts(scheduleIds: string[], now: number): Promise<Map<string, number>> {

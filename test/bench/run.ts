@@ -2,7 +2,7 @@
 // table (or, with --json, one JSON object on stdout). Progress goes to stderr. Goals are
 // reported, never enforced: the bench exits 0 whatever the numbers (see README.md).
 //
-//   node --no-node-snapshot test/bench/run.ts [--json] [--only throughput|cold]
+//   node --no-node-snapshot test/bench/run.ts [--json] [--only throughput|cold|scheduler]
 //     [--rounds 5] [--duration 3] [--warmup 2] [--connections 32] [--loadgen inprocess|child]
 //     [--installs 200]
 import os from 'node:os';
@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { measureColdStart, type ColdStartResult } from './cold-start.ts';
 import type { LoadGenMode } from './loadgen.ts';
 import { measureRouteThroughput, type ThroughputResult } from './route-throughput.ts';
+import { formatScheduler, measureScheduler, type SchedulerBenchResult } from './scheduler.ts';
 
 export const GOALS = { minThroughputRatio: 0.5, maxColdP50Ms: 5 };
 
@@ -32,23 +33,26 @@ const positive = (name: string, raw: string | undefined): number => {
   return n;
 };
 if (values.loadgen !== 'child' && values.loadgen !== 'inprocess') throw new Error('--loadgen must be child or inprocess');
-if (values.only !== undefined && values.only !== 'throughput' && values.only !== 'cold') throw new Error('--only must be throughput or cold');
+if (values.only !== undefined && !['throughput', 'cold', 'scheduler'].includes(values.only)) throw new Error('--only must be throughput, cold or scheduler');
 
 const progress = (line: string) => process.stderr.write(line + '\n');
 const environment = { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', platform: `${os.platform()} ${os.arch()}` };
 
 let throughput: ThroughputResult | undefined;
 let cold: ColdStartResult | undefined;
-if (values.only !== 'cold') {
+if (values.only === undefined || values.only === 'throughput') {
   throughput = await measureRouteThroughput({
     rounds: Math.round(positive('rounds', values.rounds)), durationSec: positive('duration', values.duration),
     warmupSec: positive('warmup', values.warmup), connections: Math.round(positive('connections', values.connections)),
     loadgen: values.loadgen as LoadGenMode, onProgress: progress,
   });
 }
-if (values.only !== 'throughput') {
+if (values.only === undefined || values.only === 'cold') {
   cold = await measureColdStart({ installs: Math.round(positive('installs', values.installs)), onProgress: progress });
 }
+
+let scheduler: SchedulerBenchResult | undefined;
+if (values.only === undefined || values.only === 'scheduler') scheduler = await measureScheduler({ onProgress: progress });
 
 const goals = {
   throughputRatio: throughput ? { goal: `>= ${GOALS.minThroughputRatio}`, value: throughput.ratio, met: throughput.ratio >= GOALS.minThroughputRatio } : null,
@@ -57,7 +61,7 @@ const goals = {
 
 if (values.json) {
   const coldOut = cold ? (({ samples: _samples, ...rest }) => rest)(cold) : null;
-  console.log(JSON.stringify({ environment, throughput: throughput ?? null, coldStart: coldOut, goals }, null, 2));
+  console.log(JSON.stringify({ environment, throughput: throughput ?? null, coldStart: coldOut, scheduler: scheduler ?? null, goals }, null, 2));
 } else {
   const f0 = (n: number) => Math.round(n).toLocaleString('en-US');
   const f2 = (n: number) => n.toFixed(2);
@@ -85,5 +89,6 @@ if (values.json) {
   out.push('', 'goals');
   if (goals.throughputRatio) out.push(`  throughput ratio plughost/bare ${goals.throughputRatio.goal}: ${f2(goals.throughputRatio.value)} — ${goals.throughputRatio.met ? 'met' : 'NOT met'}`);
   if (goals.coldP50Ms) out.push(`  cold request p50 ${goals.coldP50Ms.goal}: ${f2(goals.coldP50Ms.value)} ms — ${goals.coldP50Ms.met ? 'met' : 'NOT met'}`);
+  if (scheduler) out.push('', formatScheduler(scheduler));
   console.log(out.join('\n'));
 }

@@ -10,7 +10,7 @@ import { startHost, type TestHost } from '../helpers/host.ts';
 import { startStub, type RecordedRequest, type StubServer } from '../helpers/stub-server.ts';
 import { ADD_ROUTE, addThroughRoute, createWorkspace, install, publishPlugin, queueOf } from './fixtures/haplo.ts';
 
-const WS = 'race';
+const WS = 'hrace';
 let h: TestHost;
 let stub: StubServer;
 
@@ -19,7 +19,7 @@ before(async () => {
   h = await startHost({ egressMap: { 'race.example.com': stub.url } });
   await createWorkspace(h, WS);
   await publishPlugin(h, {
-    name: 'race-queue', namespace: 'racer', hosts: ['race.example.com'], routes: { add: ADD_ROUTE }, main: `
+    name: 'hrace-queue', namespace: 'racer', hosts: ['race.example.com'], routes: { add: ADD_ROUTE }, main: `
 P.implementService("haplo:integration-message:discover", function (discover) {
   discover({ group: "race", method: "send", title: "Race", description: "sent by racing sends" });
 });
@@ -27,7 +27,7 @@ P.implementService("haplo:integration-message:setup-http-request:race", function
   http.url("https://race.example.com/in");
 });`,
   });
-  await install(h, WS, 'race-queue');
+  await install(h, WS, 'hrace-queue');
 });
 after(async () => {
   await h.close();

@@ -15,7 +15,7 @@ import { startHost, type TestHost } from '../helpers/host.ts';
 import { startStub, type StubServer } from '../helpers/stub-server.ts';
 import { ADD_ROUTE, SEED_DISCOVER, addThroughRoute, createWorkspace, install, publishPlugin, queueOf, tokenOf } from './fixtures/haplo.ts';
 
-const WS = 'college';
+const WS = 'him-college';
 const clock = createVirtualClock(Date.parse('2026-05-04T00:00:00Z')); // 20:00 on 3 May in New York
 const ok = (_req: unknown, res: import('node:http').ServerResponse) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"ok":true}'); };
 let h: TestHost;
@@ -30,7 +30,7 @@ before(async () => {
   await createWorkspace(h, WS, 'America/New_York');
 
   await publishPlugin(h, {
-    name: 'sis-integration', namespace: 'sis', hosts: ['sis.example.com'], main: `
+    name: 'him-sis', namespace: 'sis', hosts: ['sis.example.com'], main: `
 ${SEED_DISCOVER}
 
 P.implementService("haplo:integration-message:write-messages:student", function (messages, token) {
@@ -53,7 +53,7 @@ P.hook("hScheduleDailyEarly", function (response, year, month, dayOfMonth, hour,
 `,
   });
   await publishPlugin(h, {
-    name: 'student-events', namespace: 'events', main: '', routes: {
+    name: 'him-events', namespace: 'events', main: '', routes: {
       add: ADD_ROUTE,
       bad: `exports.run = function (e) {
   try { O.service("haplo:integration-message:add", { group: "student", data: "just text" }); e.response.json({ added: true }); }
@@ -62,7 +62,7 @@ P.hook("hScheduleDailyEarly", function (response, year, month, dayOfMonth, hour,
     },
   });
   await publishPlugin(h, {
-    name: 'partner-queues', namespace: 'partner', hosts: ['partner.example.com'], main: `
+    name: 'him-partner', namespace: 'partner', hosts: ['partner.example.com'], main: `
 P.implementService("haplo:integration-message:discover", function (discover) {
   discover({ group: "plain", method: "send", title: "Plain JSON", description: "no formatter: Haplo's default body" });
   discover({ group: "alias", method: "send", title: "Alias", description: "set up through format-http-request" });
@@ -76,9 +76,9 @@ P.implementService("haplo:integration-message:format-http-request:alias", functi
 });
 `,
   });
-  sisInstallation = await install(h, WS, 'sis-integration');
-  await install(h, WS, 'student-events');
-  await install(h, WS, 'partner-queues');
+  sisInstallation = await install(h, WS, 'him-sis');
+  await install(h, WS, 'him-events');
+  await install(h, WS, 'him-partner');
 });
 after(async () => {
   await h.close();
