@@ -131,7 +131,7 @@ export function createIntegrationMessages(deps: IntegrationMessagesDeps) {
     },
     /** The poll API's mark: a token this host issued for this queue marks exactly its messages. */
     async pollMark(workspaceId: string, group: string, token: string) {
-      const ids = token.length <= 20_000 ? await store.messages.tokenIds(workspaceId, group, hashToken(token)) : undefined;
+      const ids = token.length <= 20_000 ? await store.messages.spendToken(workspaceId, group, hashToken(token)) : undefined;
       const markedCount = ids ? await store.messages.markSent(workspaceId, group, ids, now()) : 0;
       return { markedCount, unreadCount: await store.messages.unsentCount(workspaceId, group) };
     },

@@ -49,7 +49,8 @@ export async function jsonBody(ctx: Context, limit: number): Promise<unknown> {
 
 /** A plugin route's body: JSON and form bodies parsed, anything else as text; `raw` is the text as sent. */
 export async function anyBody(ctx: Context, limit: number): Promise<{ parsed: unknown; raw: string }> {
-  const bytes = await readRaw(ctx, limit);
+  // No length and no chunked encoding: there is no body to read (most GETs).
+  const bytes = ctx.get('content-length') === '' && ctx.get('transfer-encoding') === '' ? Buffer.alloc(0) : await readRaw(ctx, limit);
   const raw = bytes.toString('utf8');
   if (bytes.length === 0) return { parsed: ctx.method === 'GET' || ctx.method === 'HEAD' ? undefined : {}, raw };
   const type = mediaType(ctx);

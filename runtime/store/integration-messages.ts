@@ -122,11 +122,14 @@ export function integrationMessagesTable(db: Knex) {
     },
     async saveToken(workspaceId: string, group: string, tokenHash: string, ids: number[], now: number): Promise<void> {
       await db('im_poll_tokens').insert({ workspace_id: workspaceId, group_name: group, token_hash: tokenHash, ids: JSON.stringify(ids), created_at: now })
-        .onConflict(['workspace_id', 'group_name', 'token_hash']).ignore();
+        .onConflict(['workspace_id', 'group_name', 'token_hash']).merge(['created_at']);
     },
-    async tokenIds(workspaceId: string, group: string, tokenHash: string): Promise<number[] | undefined> {
-      const r = await db('im_poll_tokens').where({ workspace_id: workspaceId, group_name: group, token_hash: tokenHash }).first();
-      return r ? JSON.parse(r.ids) : undefined;
+    /** The ids a token was issued for, spending the token: it marks once. */
+    async spendToken(workspaceId: string, group: string, tokenHash: string): Promise<number[] | undefined> {
+      const where = { workspace_id: workspaceId, group_name: group, token_hash: tokenHash };
+      const r = await db('im_poll_tokens').where(where).first();
+      if (!r || (await db('im_poll_tokens').where(where).delete()) !== 1) return undefined; // spent by a racing mark
+      return JSON.parse(r.ids);
     },
   };
 }

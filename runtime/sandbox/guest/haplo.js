@@ -87,7 +87,8 @@ function serviceCall(name, args, required) {
       : decodeValue(hostSync({ t: 'call', name, target, chain, args: encodeValue(args) }), {});
     if (value !== undefined) return value;
   }
-  if (required) {
+  // As in Haplo: only a service nobody implements is an error; all answering undefined is not.
+  if (required && plan.targets.length === 0) {
     const err = new ErrorCtor('No implementation of service ' + name + ' in this workspace');
     err.code = 'SERVICE_NOT_IMPLEMENTED';
     throw err;
