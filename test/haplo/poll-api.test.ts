@@ -214,3 +214,19 @@ test('the poll API takes GET and POST only', async () => {
   const res = await poll('hpoll-a', 'student', 'fetch', { auth: basic(keyA), method: 'PUT' });
   assert.equal(res.status, 405, res.text);
 });
+
+test('a used token is spent: a message an admin puts back is not marked by the old token, only by a fetch that hands it out again', async () => {
+  const ids = await addThroughRoute(h, 'hpoll-a', 'events', 'student', 'again', 2);
+  const fetched = await poll('hpoll-a', 'student', 'fetch', { auth: basic(keyA) });
+  assert.deepEqual(fetched.body.messages.map((m: { id: number }) => m.id), ids);
+  assert.deepEqual((await poll('hpoll-a', 'student', 'mark', { auth: basic(keyA), json: { token: fetched.body.token } })).body, { markedCount: 2, unreadCount: 0 });
+  // The admin asks for the first one to be delivered again.
+  const unsent = await h.api('POST', `/api/v1/workspaces/hpoll-a/integration-messages/student/messages/${ids[0]}/unsent`);
+  assert.equal(unsent.status, 200, JSON.stringify(unsent.body));
+  // A poller repeating its old mark (a retry after a lost answer) must not swallow the redelivery.
+  const repeated = await poll('hpoll-a', 'student', 'mark', { auth: basic(keyA), json: { token: fetched.body.token } });
+  assert.deepEqual(repeated.body, { markedCount: 0, unreadCount: 1 });
+  const refetched = await poll('hpoll-a', 'student', 'fetch', { auth: basic(keyA) });
+  assert.deepEqual(refetched.body.messages.map((m: { id: number }) => m.id), [ids[0]]);
+  assert.deepEqual((await poll('hpoll-a', 'student', 'mark', { auth: basic(keyA), form: { token: refetched.body.token } })).body, { markedCount: 1, unreadCount: 0 });
+});
