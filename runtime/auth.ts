@@ -23,6 +23,13 @@ export function createAuth(store: Store, now: () => number) {
       return record.kind === 'operator' ? { kind: 'operator', tokenId: record.id } : { kind: 'workspace', workspaceId: record.workspaceId!, tokenId: record.id };
     },
 
+    /** The principal of a stored token found by its id (an admin UI session names its token so), or undefined. */
+    async principalById(id: string): Promise<Principal | undefined> {
+      const record = await store.db('tokens').where({ id }).first() as { id: string; kind: string; workspace_id: string | null } | undefined;
+      if (!record) return undefined;
+      return record.kind === 'operator' ? { kind: 'operator', tokenId: record.id } : { kind: 'workspace', workspaceId: record.workspace_id!, tokenId: record.id };
+    },
+
     async require(token: string | undefined): Promise<Principal> {
       const principal = await this.principalOf(token);
       if (!principal) throw new PlughostError('UNAUTHORIZED', token ? 'the bearer token is not valid on this host' : 'send `Authorization: Bearer <token>` (the operator token or a workspace token)');

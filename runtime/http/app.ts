@@ -27,8 +27,10 @@ export function createApp(deps: AppDeps): Koa {
   app.use(healthRoutes(deps.store, deps.metrics));
   app.use(pollApi({ store: deps.store, messages: deps.messages, maxBodyBytes: deps.options.http.maxBodyBytes }));
   const api = adminApi(deps);
-  app.use(api.routes());
-  app.use(api.allowedMethods({ throw: true }));
+  const apiRoutes = api.routes() as unknown as Koa.Middleware;
+  const apiMethods = api.allowedMethods({ throw: true }) as unknown as Koa.Middleware;
+  // The router matches a path against every API route: spare plugin traffic that scan.
+  app.use((ctx, next) => (ctx.path.startsWith('/api/') ? apiRoutes(ctx, () => apiMethods(ctx, next)) : next()));
   app.use(pluginRoutes(deps));
   return app;
 }

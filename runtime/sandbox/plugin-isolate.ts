@@ -68,6 +68,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
   const responded = new Set<Invocation>();
   let disposed = false;
   let loaded: Promise<LoadInfo> | undefined;
+  let isLoaded = false; // loaded and settled well: calls skip the await on `loaded`
 
   const dispose = (reason: string) => {
     if (disposed) return;
@@ -242,6 +243,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
         dispose('load failed');
         throw Object.assign(new Error(error.message), { outcome: { ...outcome, error } });
       }
+      isLoaded = true;
       const names = (list: unknown) => (Array.isArray(list) ? list.filter((h): h is string => typeof h === 'string' && h.length <= 200).slice(0, 200) : []);
       const value = outcome.value as { hooks?: unknown; services?: unknown } | undefined;
       return { hooks: names(value?.hooks), services: names(value?.services) };
@@ -255,10 +257,12 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
     async invoke(request) {
       const timeoutMs = request.timeoutMs ?? plugin.manifest.limits.timeoutMs;
       if (disposed) throw new Error('isolate disposed');
-      try {
-        await load(timeoutMs);
-      } catch (err) {
-        return (err as { outcome: InvocationOutcome }).outcome;
+      if (!isLoaded) {
+        try {
+          await load(timeoutMs);
+        } catch (err) {
+          return (err as { outcome: InvocationOutcome }).outcome;
+        }
       }
       return start(request.kind, request.payload, timeoutMs, request.onResponse).done;
     },

@@ -34,6 +34,8 @@ export interface Sandbox {
 export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   const guestLimits: GuestLimits = { maxResultBytes: options.maxResultBytes, maxLogBytes: options.maxLogBytes };
   const warm = new Map<string, Promise<PluginIsolate>>();
+  // The same isolates once created, for the hot path to reach without a promise hop.
+  const ready = new Map<string, PluginIsolate>();
   const spares: Promise<PreparedIsolate>[] = [];
   let closed = false;
 
@@ -76,15 +78,18 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
         ...(options.services ? { services: options.services } : {}),
         onFatal: (reason) => {
           if (warm.get(plugin.installationId) === created) warm.delete(plugin.installationId);
+          if (ready.get(plugin.installationId)?.plugin === plugin) ready.delete(plugin.installationId);
           if (reason !== 'closed') options.onFatal?.(plugin, reason);
         },
       }),
     );
     warm.set(plugin.installationId, created);
+    created.then((iso) => { if (warm.get(plugin.installationId) === created) ready.set(plugin.installationId, iso); }, () => undefined);
     created.catch(() => { if (warm.get(plugin.installationId) === created) warm.delete(plugin.installationId); });
     while (warm.size > options.maxIsolates) {
       const [oldestId, oldest] = warm.entries().next().value!;
       warm.delete(oldestId);
+      ready.delete(oldestId);
       void oldest.then((iso) => iso.dispose(), () => undefined);
     }
     return created;
@@ -95,7 +100,14 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   return {
     async invoke(plugin, request) {
       if (closed) throw new Error('the sandbox is closed');
-      let iso = await isolateFor(plugin);
+      const hot = ready.get(plugin.installationId);
+      const fresh = hot && !hot.disposed && hot.plugin.revision === plugin.revision;
+      if (fresh) {
+        const p = warm.get(plugin.installationId)!;
+        warm.delete(plugin.installationId);
+        warm.set(plugin.installationId, p); // most recently used last
+      }
+      let iso = fresh ? hot : await isolateFor(plugin);
       // Another run may have killed this isolate since it was handed out: take a fresh one.
       if (iso.disposed) iso = await isolateFor(plugin);
       const outcome = await iso.invoke(request);
@@ -118,6 +130,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       const existing = warm.get(installationId);
       if (!existing) return;
       warm.delete(installationId);
+      ready.delete(installationId);
       void existing.then((iso) => iso.dispose(), () => undefined);
     },
     stats: () => ({ warm: warm.size, spare: spares.length }),
@@ -126,6 +139,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       closed = true;
       const all = [...warm.values()];
       warm.clear();
+      ready.clear();
       for (const iso of await Promise.allSettled(all)) if (iso.status === 'fulfilled') iso.value.dispose();
       for (const spare of await Promise.allSettled(spares.splice(0))) if (spare.status === 'fulfilled') spare.value.dispose();
     },

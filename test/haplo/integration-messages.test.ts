@@ -16,6 +16,8 @@ import { startStub, type StubServer } from '../helpers/stub-server.ts';
 import { ADD_ROUTE, SEED_DISCOVER, addThroughRoute, createWorkspace, install, publishPlugin, queueOf, tokenOf } from './fixtures/haplo.ts';
 
 const WS = 'him-college';
+const CHAIN_WS = 'him-chain';
+const CHAIN_TIMEOUT_MS = 3000;
 const clock = createVirtualClock(Date.parse('2026-05-04T00:00:00Z')); // 20:00 on 3 May in New York
 const ok = (_req: unknown, res: import('node:http').ServerResponse) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"ok":true}'); };
 let h: TestHost;
@@ -76,6 +78,31 @@ P.implementService("haplo:integration-message:format-http-request:alias", functi
 });
 `,
   });
+  // A send asked for through another plugin's service: B's route → A's t:kick → send → B's formatter.
+  await publishPlugin(h, {
+    name: 'him-chain-a', namespace: 'chaina', main: `
+P.implementService("t:kick", function () { return O.service("haplo:integration-message:send", { group: "chained" }); });`,
+  });
+  await publishPlugin(h, {
+    name: 'him-chain-b', namespace: 'chainb', hosts: ['partner.example.com'], timeoutMs: CHAIN_TIMEOUT_MS, main: `
+P.implementService("haplo:integration-message:write-messages:chained", function (messages, token) {
+  return O.binaryData("chained " + messages.map(function (m) { return m.id; }).join(","), { mimeType: "text/plain" });
+});
+P.implementService("haplo:integration-message:setup-http-request:chained", function (http) {
+  http.url("https://partner.example.com/chained");
+});`,
+    routes: {
+      go: `exports.run = function (e) {
+  O.service("haplo:integration-message:add", { group: "chained", data: { n: 1 } });
+  try { e.response.json({ value: O.service("t:kick") }); }
+  catch (err) { e.response.status(500).json({ code: err.code, message: err.message }); }
+};`,
+    },
+  });
+  await createWorkspace(h, CHAIN_WS);
+  await install(h, CHAIN_WS, 'him-chain-a');
+  await install(h, CHAIN_WS, 'him-chain-b');
+
   sisInstallation = await install(h, WS, 'him-sis');
   await install(h, WS, 'him-events');
   await install(h, WS, 'him-partner');
@@ -230,4 +257,30 @@ test('add refuses a bad group or non-object data with an error in the calling pl
   assert.equal(bad.status, 400);
   assert.deepEqual(await bad.json(), { code: 'INVALID_BODY', message: 'data must be an object' });
   assert.equal((await queueOf(h, WS, 'student')).unsent, 0, 'nothing was stored');
+});
+
+test('a send asked for through another plugin (B → A\'s service → send → B\'s formatter) answers promptly: delivered, or refused as SERVICE_DEADLOCK', async () => {
+  // The host calls back into an installation waiting on it re-entrantly when that installation
+  // asked for the send itself (the hook above). Here B waits one step further up the chain;
+  // the send must either enter B re-entrantly too and deliver, or refuse at once as the
+  // deadlock guard does between plugins; never wait out B's time limit and deliver afterwards.
+  const before = partner.requests.length;
+  const started = performance.now();
+  const res = await fetch(`${h.url}/workspaces/${CHAIN_WS}/chainb/go`);
+  const elapsed = performance.now() - started;
+  const body = await res.json() as { value?: unknown; code?: string; message?: string };
+  if (body.code === 'SERVICE_DEADLOCK') {
+    assert.equal(partner.requests.length, before, 'refused: nothing was posted');
+    assert.deepEqual((await h.api('POST', `/api/v1/workspaces/${CHAIN_WS}/integration-messages/chained/send`)).body, { sent: 1 });
+  }
+  await partner.waitForRequests(before + 1);
+  const q = await queueOf(h, CHAIN_WS, 'chained');
+
+  assert.ok(elapsed < CHAIN_TIMEOUT_MS / 2, `answered after ${Math.round(elapsed)} ms (B's limit ${CHAIN_TIMEOUT_MS} ms): ${res.status} ${JSON.stringify(body)}`);
+  if (res.status === 200) assert.deepEqual(body, { value: { sent: 1 } });
+  else assert.equal(body.code, 'SERVICE_DEADLOCK', JSON.stringify(body));
+  const chained = partner.requests.slice(before).filter((r) => r.url === '/chained');
+  assert.equal(chained.length, 1, 'delivered exactly once');
+  assert.match(chained[0]!.body, /^chained \d+$/);
+  assert.deepEqual([q.unsent, q.sent], [0, 1]);
 });
