@@ -1,0 +1,111 @@
+// Firing an installation's handlers by hand (`plughost trigger`, the SDK, an operator):
+// `POST …/installations/:id/events/onScheduledEvent` calls its Freshworks handler once with
+// a payload built like a scheduled firing's, and `POST …/installations/:id/hooks/:hook` calls
+// one Haplo schedule hook with the arguments of a chosen instant in the workspace's zone.
+// Each is one run (trigger `manual`), answered with its log; the run's own failure is a 200
+// carrying a failed run, as with "run now".
+import { z } from 'zod';
+import { PlughostError } from '../../errors.ts';
+import { newId } from '../../ids.ts';
+import { SCHEDULE_HOOKS } from '../../schedule/hooks.ts';
+import { instantToWall, wallFields } from '../../schedule/zoned-time.ts';
+import type { ApiDeps, ApiRouter } from '../admin-api.ts';
+import { workspaceAccess } from '../admin-api.ts';
+import { jsonBody, validate } from '../body.ts';
+
+/** An instant with an explicit zone, so it never depends on the host's own zone. */
+const AT_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/;
+const at = z.string().max(40)
+  .regex(AT_RE, 'must be an ISO date-time with a zone, such as 2026-06-10T07:00:00Z')
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'is not a real date-time')
+  .optional();
+
+const eventInput = z.object({
+  data: z.record(z.string(), z.unknown()).optional(),
+  at,
+  /** The schedule name the handler sees in `payload.schedule.name` (default `manual`). */
+  name: z.string().min(1).max(128).optional(),
+}).strict();
+const hookInput = z.object({ at }).strict();
+
+/**
+ * The payload a Freshworks `onScheduledEvent` handler receives (as `runtime/schedule/firing.ts`
+ * builds it for a scheduled firing).
+ */
+export function scheduledEventPayload(workspaceId: string, iparams: Record<string, unknown>, o: { timestamp: number; data: unknown; name: string; idempotencyKey: string }) {
+  return {
+    account_id: workspaceId, event: 'onScheduledEvent', region: 'US', timestamp: o.timestamp, domain: `${workspaceId}.plughost.local`,
+    data: o.data, iparams, idempotencyKey: o.idempotencyKey, schedule: { name: o.name },
+  };
+}
+
+/** A Haplo schedule hook's arguments after `response`: (year, month0to11, dayOfMonth, hour, dayOfWeek) of `instant` in `timezone`. */
+export function hookArguments(instant: number, timezone: string): number[] {
+  const wall = instantToWall(instant, timezone);
+  const f = wallFields(wall);
+  return [f.year, f.month - 1, f.day, f.hour, new Date(wall).getUTCDay()];
+}
+
+export function triggerRoutes(router: ApiRouter, deps: ApiDeps) {
+  const { auth, store, installations, executor, clock, options } = deps;
+  const base = '/workspaces/:ws/installations/:id';
+  const guard = workspaceAccess(auth);
+
+  /** The installation as the sandbox runs it; only an active one can be triggered. */
+  const activePlugin = async (ws: string, id: string) => {
+    const workspace = await store.workspaces.require(ws);
+    const inst = await store.installations.require(ws, id);
+    if (!inst.active) {
+      throw new PlughostError('INSTALLATION_NOT_FOUND', `installation \`${id}\` in workspace \`${ws}\` is inactive; activate it (PATCH {"active": true}) before triggering it`);
+    }
+    return { workspace, inst, plugin: await installations.toSandboxPlugin(inst) };
+  };
+
+  router.post(`${base}/events/onScheduledEvent`, guard, async (ctx) => {
+    const input = validate(eventInput, await jsonBody(ctx, options.http.maxBodyBytes));
+    const data = input.data ?? {};
+    // The same bound as `$schedule.create`: a payload a real schedule could never carry is refused.
+    const size = Buffer.byteLength(JSON.stringify(data));
+    if (size > options.schedules.dataMaxBytes) {
+      const message = `data is ${size} bytes; it must not exceed ${options.schedules.dataMaxBytes} bytes (4 KB), as for $schedule`;
+      throw new PlughostError('INVALID_BODY', `the body has 1 problem(s): data: ${message}`, { details: [{ path: 'data', message }] });
+    }
+    const { plugin } = await activePlugin(ctx.params.ws!, ctx.params.id!);
+    const handler = plugin.manifest.events.onScheduledEvent?.handler;
+    if (!handler) {
+      throw new PlughostError('PLUGIN_NO_HANDLER', `plugin \`${plugin.manifest.name}\` declares no handler for onScheduledEvent; add events.onScheduledEvent.handler to plugin.json`);
+    }
+    const runId = newId('run');
+    const idempotencyKey = `${plugin.installationId}@manual-${runId}`;
+    const name = input.name ?? 'manual';
+    const payload = scheduledEventPayload(plugin.workspaceId, plugin.iparams, {
+      timestamp: input.at !== undefined ? Date.parse(input.at) : clock.now(), data, name, idempotencyKey,
+    });
+    const { run } = await executor.run(plugin, { kind: 'event', payload: { handler, event: 'onScheduledEvent', payload } }, {
+      runId, kind: 'event', trigger: 'manual', target: `onScheduledEvent ${name}`, idempotencyKey,
+    });
+    ctx.body = { run };
+  });
+
+  router.post(`${base}/hooks/:hook`, guard, async (ctx) => {
+    const hook = ctx.params.hook!;
+    if (!Object.hasOwn(SCHEDULE_HOOKS, hook)) {
+      const message = `must be one of ${Object.keys(SCHEDULE_HOOKS).join(', ')}`;
+      throw new PlughostError('INVALID_BODY', `\`${hook.slice(0, 100)}\` is not a Haplo schedule hook: it ${message}`, { details: [{ path: 'hook', message }] });
+    }
+    const input = validate(hookInput, await jsonBody(ctx, options.http.maxBodyBytes));
+    const { workspace, inst, plugin } = await activePlugin(ctx.params.ws!, ctx.params.id!);
+    // The hooks the code registered with P.hook, as learnt when it last loaded.
+    const registered = (await store.schedules.ofInstallation(inst.id, 'hook')).map((s) => s.name);
+    if (!registered.includes(hook)) {
+      throw new PlughostError('PLUGIN_NO_HANDLER', `plugin \`${plugin.manifest.name}\` registers no ${hook}; call P.hook('${hook}', function (response, year, month, dayOfMonth, hour, dayOfWeek) {…}) in ${plugin.manifest.main ?? 'its main module (plugin.json `main`)'}`);
+    }
+    const runId = newId('run');
+    const idempotencyKey = `${inst.id}@manual-${runId}`;
+    const args = hookArguments(input.at !== undefined ? Date.parse(input.at) : clock.now(), workspace.timezone);
+    const { run } = await executor.run(plugin, { kind: 'hook', payload: { hook, args, response: { idempotencyKey } } }, {
+      runId, kind: 'hook', trigger: 'manual', target: hook, idempotencyKey,
+    });
+    ctx.body = { run };
+  });
+}
