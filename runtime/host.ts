@@ -89,6 +89,7 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
       },
     });
     releases.push(() => sandbox.close());
+    releases.push(() => messages.drain()); // sends record their outcome before the sandbox and store go
     warmIsolates = () => sandbox.stats().warm;
     const recorder = createRunRecorder(store, { onError: (err) => log.error({ err }, 'could not record runs') });
     releases.push(() => recorder.close());

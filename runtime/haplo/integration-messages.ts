@@ -49,8 +49,17 @@ export function createIntegrationMessages(deps: IntegrationMessagesDeps) {
     return { body: JSON.stringify(body), contentType: 'application/json' };
   };
 
-  /** Sends a queue. `waiting`: the installation whose O.service call asked for it (it waits meanwhile). */
-  const send = async (workspaceId: string, group: string, log: Log = quiet, waiting?: string): Promise<{ sent: number }> => {
+  const inFlight = new Set<Promise<unknown>>();
+
+  /** Sends a queue. `waiting`: the installations whose O.service calls asked for it (they wait meanwhile). */
+  const send = (workspaceId: string, group: string, log: Log = quiet, waiting?: readonly string[]): Promise<{ sent: number }> => {
+    const p = sendNow(workspaceId, group, log, waiting);
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p)).catch(() => undefined);
+    return p;
+  };
+
+  const sendNow = async (workspaceId: string, group: string, log: Log, waiting?: readonly string[]): Promise<{ sent: number }> => {
     await cloneGuard.check();
     const deadline = Date.now() + deps.timeoutMs; // real time: it bounds plugin code, not schedules
     const call = { waiting };
@@ -98,13 +107,17 @@ export function createIntegrationMessages(deps: IntegrationMessagesDeps) {
       if (d.data === null || typeof d.data !== 'object' || Array.isArray(d.data)) throw new PlughostError('INVALID_BODY', 'data must be an object');
       return store.messages.add(caller.workspaceId, group, d.data, now());
     }],
-    [`${SERVICE}:send`, async (caller, [details], _deadline, log) =>
-      send(caller.workspaceId, checkGroup((details as { group?: unknown } | undefined)?.group), log, caller.installationId)],
+    [`${SERVICE}:send`, async (caller, [details], _deadline, log, chain) =>
+      send(caller.workspaceId, checkGroup((details as { group?: unknown } | undefined)?.group), log, chain)],
   ]);
 
   return {
     builtins,
     send,
+    /** Waits for the sends in flight to record their outcome (before the store closes). */
+    async drain(): Promise<void> {
+      await Promise.allSettled([...inFlight]);
+    },
     /** Asks every installation implementing discover for its queues and records them. */
     async discover(workspaceId: string): Promise<void> {
       const answers = await deps.registry().callAll(workspaceId, `${SERVICE}:discover`, [{ __plughost: 'collector' }], Date.now() + deps.timeoutMs, quiet);

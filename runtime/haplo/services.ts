@@ -11,10 +11,11 @@ import type { SandboxPlugin, ServiceHandler, ServiceResult } from '../sandbox/ty
 import type { Store } from '../store/store.ts';
 
 /** A service the host itself implements (the integration-message services). */
-export type BuiltinService = (caller: SandboxPlugin, args: unknown[], deadline: number, log: (level: LogLevel, text: string) => void) => Promise<unknown>;
+/** `chain`: the installations waiting on this call, the caller last. */
+export type BuiltinService = (caller: SandboxPlugin, args: unknown[], deadline: number, log: (level: LogLevel, text: string) => void, chain: string[]) => Promise<unknown>;
 
-/** For host calls made while an installation waits on the host (inside its O.service call). */
-export interface HostCallOptions { waiting?: string | undefined }
+/** For host calls made while installations wait on the host (inside their O.service calls). */
+export interface HostCallOptions { waiting?: readonly string[] | undefined }
 
 export const BUILTIN = '@host';
 
@@ -43,10 +44,10 @@ export function createServiceRegistry(deps: { store: Store; installations: Insta
   };
 
   const callOne = async (workspaceId: string, target: string, name: string, args: unknown, chain: string[], deadline: number, log: (level: LogLevel, text: string) => void, options: HostCallOptions = {}): Promise<ServiceResult> => {
-    // The host itself calling back into the installation that is waiting on it (a send it asked
-    // for needs its own formatter) enters that isolate re-entrantly. A chain of plugins that
+    // The host itself calling back into an installation that is waiting on it (a send asked for
+    // somewhere up the chain needs that installation's formatter) enters its isolate re-entrantly. A chain of plugins that
     // comes back round is refused instead: that is the deadlock Haplo code must not build.
-    const reentrant = options.waiting === target;
+    const reentrant = options.waiting?.includes(target) ?? false;
     if (!reentrant && chain.includes(target)) {
       throw new PlughostError('SERVICE_DEADLOCK', `service ${name}: installation ${target} is already waiting on this chain of calls (${chain.join(' → ')}); calling back into it would deadlock`);
     }
@@ -61,7 +62,7 @@ export function createServiceRegistry(deps: { store: Store; installations: Insta
     if (request.target === BUILTIN) {
       const builtin = builtins.get(request.name);
       if (!builtin) throw new PlughostError('SERVICE_NOT_IMPLEMENTED', `the host implements no service ${request.name}`);
-      return builtin(caller, Array.isArray(request.args) ? request.args : [], deadline, log);
+      return builtin(caller, Array.isArray(request.args) ? request.args : [], deadline, log, chain);
     }
     const result = await callOne(caller.workspaceId, String(request.target), request.name, request.args, chain, deadline, log);
     if (!result.ok) throw Object.assign(new Error(result.error?.message ?? 'the service failed'), { status: 500, code: result.error?.code ?? 'PLUGIN_ERROR' });

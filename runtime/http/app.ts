@@ -4,6 +4,7 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/store.ts';
 import { adminApi, type ApiDeps } from './admin-api.ts';
+import { adminUi } from './admin-ui/index.ts';
 import { errorMiddleware } from './error-middleware.ts';
 import { healthRoutes } from './health.ts';
 import { pluginRoutes, type PluginRouteDeps } from './plugin-routes.ts';
@@ -31,6 +32,7 @@ export function createApp(deps: AppDeps): Koa {
   const apiMethods = api.allowedMethods({ throw: true }) as unknown as Koa.Middleware;
   // The router matches a path against every API route: spare plugin traffic that scan.
   app.use((ctx, next) => (ctx.path.startsWith('/api/') ? apiRoutes(ctx, () => apiMethods(ctx, next)) : next()));
+  app.use(adminUi(deps));
   app.use(pluginRoutes(deps));
   return app;
 }

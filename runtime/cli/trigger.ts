@@ -1,0 +1,133 @@
+// `plughost trigger`: fires a handler of a running host by hand and prints the run it made:
+// an installation's `onScheduledEvent` with a payload, a Haplo schedule hook at a chosen
+// time, a scheduled webhook (run now), or moves the virtual clock of a `plughost dev` host.
+// Exits non-zero when a run failed.
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { formatRun } from '../dev-server.ts';
+import type { Run } from '../store/runs.ts';
+import { call, withClientOptions, type ClientOptions } from './client.ts';
+
+interface Flags extends ClientOptions { workspace: string }
+const enc = encodeURIComponent;
+const installation = (f: Flags, id: string) => `/api/v1/workspaces/${enc(f.workspace)}/installations/${enc(id)}`;
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `90s`, `30m`, `1h`, `1h30m`, `2d`, `250ms` → milliseconds. */
+export function parseDuration(text: string): number {
+  const parts = [...text.trim().matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text.trim()) {
+    throw new Error(`${JSON.stringify(text)} is not a duration; write e.g. 90s, 30m, 1h, 1h30m or 2d`);
+  }
+  const ms = Math.round(parts.reduce((sum, p) => sum + Number(p[1]) * UNIT_MS[p[2]!]!, 0));
+  if (ms <= 0) throw new Error(`${JSON.stringify(text)} is not a positive duration`);
+  return ms;
+}
+
+/** An instant with a zone (`--at`, `--set`); checked here so a typo fails before the host is called. */
+function instant(flag: string, text: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/.test(text) || Number.isNaN(Date.parse(text))) {
+    throw new Error(`${flag} ${text}: expected an ISO date-time with a zone, such as 2026-06-10T07:00:00Z`);
+  }
+  return text;
+}
+
+/** `--data`: inline JSON when it starts with `{`, else a JSON file. */
+async function readData(value: string): Promise<Record<string, unknown>> {
+  let text = value;
+  if (!value.trim().startsWith('{')) {
+    try {
+      text = await readFile(value, 'utf8');
+    } catch (err) {
+      throw new Error(`--data ${value}: cannot read the file (${(err as Error).message})`);
+    }
+  }
+  let parsed: unknown;
+  try { parsed = JSON.parse(text); } catch (err) { throw new Error(`--data ${value}: not JSON (${(err as Error).message})`); }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`--data ${value}: must be a JSON object (the payload's \`data\`)`);
+  return parsed as Record<string, unknown>;
+}
+
+function printRun(run: Run | null | undefined): boolean {
+  if (!run) {
+    process.stdout.write('no run was made\n');
+    return false;
+  }
+  process.stdout.write(formatRun(run) + '\n');
+  return run.status === 'succeeded';
+}
+
+export function triggerCommand(program: Command): void {
+  const trigger = program.command('trigger')
+    .description('fire an onScheduledEvent handler, a Haplo hook or a scheduled webhook of a running host, or move a dev host\'s clock')
+    .addHelpText('after', `
+Examples (against \`plughost dev\`, which prints the URL and token):
+  export PLUGHOST_URL=http://127.0.0.1:3000 PLUGHOST_TOKEN=pho_…
+  plughost trigger event inst_… --data payload.json --at 2026-06-10T07:00:00Z
+  plughost trigger hook inst_… hScheduleDailyEarly --at 2026-06-10T06:00:00+02:00
+  plughost trigger webhook whk_…
+  plughost trigger clock --advance 1h`);
+  const sub = (name: string, description: string) =>
+    withClientOptions(trigger.command(name))
+      .description(description)
+      .option('--workspace <id>', 'workspace (PLUGHOST_WORKSPACE)', process.env.PLUGHOST_WORKSPACE ?? 'dev');
+
+  sub('event', 'call the installation\'s onScheduledEvent handler once and print the run')
+    .argument('<installationId>')
+    .option('--data <file|json>', 'the payload\'s `data`: a JSON file, or inline JSON starting with {', '{}')
+    .option('--at <iso>', 'the payload\'s `timestamp` (default: the host\'s now)')
+    .option('--name <name>', 'the schedule name the handler sees (payload.schedule.name)')
+    .action(async (id: string, f: Flags & { data: string; at?: string; name?: string }) => {
+      const data = await readData(f.data);
+      const json = { data, ...(f.at ? { at: instant('--at', f.at) } : {}), ...(f.name ? { name: f.name } : {}) };
+      process.stderr.write(`firing onScheduledEvent of ${id}…\n`);
+      const r = await call(f, 'POST', `${installation(f, id)}/events/onScheduledEvent`, { json });
+      if (!printRun(r.run)) process.exitCode = 1;
+    });
+
+  sub('hook', 'call one Haplo schedule hook of the installation and print the run')
+    .argument('<installationId>')
+    .argument('<hookName>', 'hScheduleHourly, hScheduleDailyMidnight, hScheduleDailyEarly, hScheduleDailyMidday or hScheduleDailyLate')
+    .option('--at <iso>', 'the time whose (year, month, day, hour, weekday) in the workspace zone the hook receives (default: now)')
+    .action(async (id: string, hook: string, f: Flags & { at?: string }) => {
+      const json = f.at ? { at: instant('--at', f.at) } : {};
+      process.stderr.write(`firing ${hook} of ${id}…\n`);
+      const r = await call(f, 'POST', `${installation(f, id)}/hooks/${enc(hook)}`, { json });
+      if (!printRun(r.run)) process.exitCode = 1;
+    });
+
+  sub('webhook', 'run a scheduled webhook now and print the run')
+    .argument('<webhookId>')
+    .action(async (id: string, f: Flags) => {
+      process.stderr.write(`running ${id}…\n`);
+      const r = await call(f, 'POST', `/api/v1/workspaces/${enc(f.workspace)}/scheduled-webhooks/${enc(id)}/run`);
+      const ok = printRun(r.run);
+      if (!ok || r.status !== 'succeeded') process.exitCode = 1;
+    });
+
+  withClientOptions(trigger.command('clock'))
+    .description('move the virtual clock of a `plughost dev` host; what falls due fires, and its runs are printed')
+    .option('--advance <duration>', 'move forward by 90s, 30m, 1h, 1h30m, 2d…')
+    .option('--set <iso>', 'move forward to this instant')
+    .action(async (f: ClientOptions & { advance?: string; set?: string }) => {
+      if (f.advance !== undefined && f.set !== undefined) throw new Error('give --advance or --set, not both');
+      if (f.advance === undefined && f.set === undefined) {
+        const r = await call(f, 'GET', '/api/v1/dev/clock');
+        process.stdout.write(`virtual clock: ${r.now}\n`);
+        return;
+      }
+      const json = f.advance !== undefined ? { advance: parseDuration(f.advance) } : { set: instant('--set', f.set!) };
+      let r: { now: string; runs: Run[] };
+      try {
+        r = await call(f, 'POST', '/api/v1/dev/clock', { json });
+      } catch (err) {
+        if (/^NOT_FOUND/.test((err as Error).message)) throw new Error(`${f.url} has no virtual clock: only a \`plughost dev\` host can move time`);
+        throw err;
+      }
+      let ok = true;
+      for (const run of r.runs) ok = printRun(run) && ok;
+      process.stdout.write(`virtual clock: ${r.now} (${r.runs.length} run${r.runs.length === 1 ? '' : 's'} fired)\n`);
+      if (!ok) process.exitCode = 1;
+    });
+}

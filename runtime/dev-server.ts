@@ -1,0 +1,512 @@
+// The dev host behind `plughost dev <dir>`: a whole host with the production limits, on a
+// virtual clock that follows real time, serving one plugin folder in a `dev` workspace.
+// Each save re-publishes the folder as `<version>-dev.<n>` (published versions are
+// immutable) and upgrades the installation; a save whose manifest, syntax or top-level code
+// is broken is reported and the previous version keeps running. `POST /api/v1/dev/clock`
+// (operator only, mounted here and never in the production app) moves the clock, stepping
+// through every due time so that each occurrence fires as it would have.
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import vm from 'node:vm';
+import Router from '@koa/router';
+import Koa from 'koa';
+import { z } from 'zod';
+import { bearerOf } from './auth.ts';
+import { createVirtualClock, type VirtualClock } from './clock.ts';
+import type { Lookup } from './egress/index.ts';
+import { isPlughostError, PlughostError } from './errors.ts';
+import { createHost, type Host } from './host.ts';
+import { jsonBody, validate } from './http/body.ts';
+import { errorMiddleware } from './http/error-middleware.ts';
+import { newToken } from './ids.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { resolveOptions, type HostOptions } from './options.ts';
+import { validateIparams } from './packages/iparams.ts';
+import type { PluginManifest } from './packages/manifest.ts';
+import { readPackageDirectory } from './packages/pack.ts';
+import type { PackageFiles, SandboxPlugin } from './sandbox/types.ts';
+import type { Installation } from './store/installations.ts';
+import type { Run } from './store/runs.ts';
+
+export interface DevServerOptions {
+  /** The plugin folder (plugin.json at its root). */
+  dir: string;
+  /** HTTP port (default 3000; 0 for any free port). */
+  port?: number;
+  /** Address to listen on (default 127.0.0.1: the dev host prints its operator token). */
+  listenHost?: string;
+  /** Data directory; default a temporary one, removed on close. Must be outside `dir`. */
+  dataDir?: string;
+  /** PostgreSQL instead of SQLite, and its schema (the test suite runs on both). */
+  databaseUrl?: string;
+  schema?: string;
+  workspace?: string;
+  /** IANA zone of the dev workspace when it is created (default UTC). */
+  timezone?: string;
+  /** Installation parameters, given again on every reload. */
+  iparams?: Record<string, unknown>;
+  /** Default: a new random one, printed at start. */
+  operatorToken?: string;
+  egressAllow?: string[];
+  egressMap?: Record<string, string>;
+  lookup?: Lookup;
+  /** Where the virtual clock starts (epoch ms; default now). */
+  startAt?: number;
+  /** How often the virtual clock catches up with real time (ms; default 1000; 0: never). */
+  tickMs?: number;
+  /** Quiet time after the last change before reloading (ms; default 50). */
+  debounceMs?: number;
+  /** Watch the folder (default true). */
+  watch?: boolean;
+  logger?: Logger;
+  /** Receives every line the dev host prints (URLs, reloads, runs). */
+  print?: (line: string) => void;
+}
+
+export type ReloadResult =
+  | { status: 'reloaded'; plugin: string; version: string; installationId: string; urls: string[]; durationMs: number }
+  | { status: 'failed'; error: { code: string; message: string; details?: unknown }; running: string | null; durationMs: number }
+  | { status: 'unchanged'; running: string | null; durationMs: number };
+
+export interface DevEventMap {
+  reload: [result: ReloadResult];
+  /** Every run of the host as it finishes. */
+  run: [run: Run];
+  clock: [info: { now: number }];
+}
+
+export interface ClockMove { advance?: number | undefined; set?: number | undefined }
+
+const DAY = 86_400_000;
+const clockInput = z.object({
+  advance: z.number().int().positive().max(366 * DAY).optional(),
+  set: z.string().max(40).regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/, 'must be an ISO date-time with a zone, such as 2026-06-10T07:00:00Z').optional(),
+}).strict().refine((v) => (v.advance === undefined) !== (v.set === undefined), 'give exactly one of `advance` (ms) and `set` (ISO date-time)');
+
+/** `1.2.0` → `1.2.0-dev.3`; `1.2.0-beta.1` → `1.2.0-beta.1.dev.3`; build metadata kept. */
+export function devVersion(version: string, n: number): string {
+  const plus = version.indexOf('+');
+  const core = plus < 0 ? version : version.slice(0, plus);
+  const build = plus < 0 ? '' : version.slice(plus);
+  return `${core}${core.includes('-') ? '.' : '-'}dev.${n}${build}`;
+}
+
+/** One run as the dev host and `plughost trigger` print it: a summary line, then its log indented. */
+export function formatRun(run: Pick<Run, 'id' | 'kind' | 'trigger' | 'target' | 'status' | 'startedAt' | 'durationMs' | 'httpStatus' | 'log' | 'error'>): string {
+  const http = run.httpStatus === null ? '' : ` HTTP ${run.httpStatus}`;
+  const lines = [`${new Date(run.startedAt).toISOString()} ${run.kind} ${run.target} (${run.trigger}): ${run.status}${http} in ${run.durationMs ?? '?'} ms  [${run.id}]`];
+  for (const l of run.log ? run.log.split('\n') : []) lines.push(`  | ${l}`);
+  if (run.error && !run.log.includes(run.error.code)) lines.push(`  | ${run.error.code}: ${run.error.message}`);
+  return lines.join('\n');
+}
+
+const WRAPPER = '(function (exports, require, module, __filename, __dirname) {';
+
+/** Parses every module and JSON file of the package without running it, for line-numbered syntax errors. */
+function checkSyntax(files: PackageFiles): void {
+  for (const [file, bytes] of files) {
+    if (file.startsWith('node_modules/') || file.includes('/node_modules/') || file === 'plugin.json') continue;
+    const text = Buffer.from(bytes).toString('utf8');
+    if (file.endsWith('.json')) {
+      try { JSON.parse(text); } catch (err) {
+        throw new PlughostError('PLUGIN_LOAD_ERROR', `${file}: ${(err as Error).message}`, { details: [{ path: file, message: (err as Error).message }] });
+      }
+      continue;
+    }
+    if (!/\.(js|cjs)$/.test(file)) continue;
+    try {
+      // The module wrapper the guest uses, on the first line so line numbers match the file's.
+      new vm.Script(`${WRAPPER}${text}\n;return exports;\n})`, { filename: file });
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw err;
+      // V8's stack starts "file:line", then the source line and a caret line.
+      let [where, source, caret] = (err.stack ?? '').split('\n');
+      if (source?.startsWith(WRAPPER) && caret !== undefined) {
+        source = source.slice(WRAPPER.length);
+        caret = caret.slice(WRAPPER.length);
+      }
+      const excerpt = source !== undefined && caret !== undefined && where?.startsWith(file) ? `\n    ${source.slice(0, 300)}\n    ${caret.slice(0, 300)}` : '';
+      const location = where?.startsWith(file) ? where : file;
+      throw new PlughostError('PLUGIN_LOAD_ERROR', `${location}: SyntaxError: ${err.message}${excerpt}`, { details: [{ path: location, message: err.message }] });
+    }
+  }
+}
+
+/**
+ * Calls `onChange` with the changed path (relative to `root`) on every change under it.
+ * macOS and Windows watch a tree natively. On Linux, Node's `recursive` option watches each
+ * file by inode and goes deaf to a file once an editor saves it by writing a new file and
+ * renaming it over the old one (vim, sed -i, many IDEs); there every folder is watched
+ * instead, which sees those renames, and new folders are picked up as they appear.
+ */
+export function watchTree(root: string, onChange: (name: string) => void, onError: (err: Error) => void): () => void {
+  if (process.platform === 'darwin' || process.platform === 'win32') {
+    const w = fs.watch(root, { recursive: true }, (_event, name) => onChange(String(name ?? '')));
+    w.on('error', onError);
+    return () => w.close();
+  }
+  const watchers = new Map<string, fs.FSWatcher>();
+  let closed = false;
+  const add = (folder: string) => {
+    if (closed || watchers.has(folder)) return;
+    let w: fs.FSWatcher;
+    try {
+      w = fs.watch(folder, (event, name) => {
+        if (event === 'rename') scan(folder);
+        onChange(path.join(path.relative(root, folder), String(name ?? '')));
+      });
+    } catch (err) {
+      if (folder === root) throw err;
+      return; // gone already
+    }
+    w.on('error', (err) => {
+      w.close();
+      watchers.delete(folder);
+      if (folder === root) onError(err);
+    });
+    watchers.set(folder, w);
+    scan(folder);
+  };
+  /** Watches the sub-folders of `folder` not watched yet, and drops watchers of folders gone. */
+  const scan = (folder: string) => {
+    for (const [f, w] of watchers) if (f !== root && !fs.existsSync(f)) { w.close(); watchers.delete(f); }
+    let entries: fs.Dirent[];
+    try { entries = fs.readdirSync(folder, { withFileTypes: true }); } catch { return; }
+    for (const e of entries) if (e.isDirectory() && e.name !== '.git') add(path.join(folder, e.name));
+  };
+  add(root);
+  return () => {
+    closed = true;
+    for (const w of watchers.values()) w.close();
+    watchers.clear();
+  };
+}
+
+function hashFiles(files: PackageFiles): string {
+  const h = createHash('sha256');
+  for (const p of [...files.keys()].sort()) {
+    const bytes = files.get(p)!;
+    h.update(`${p}\0${bytes.byteLength}\0`).update(bytes);
+  }
+  return h.digest('hex');
+}
+
+function problemOf(err: unknown): { code: string; message: string; details?: unknown } {
+  if (isPlughostError(err)) return { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) };
+  return { code: 'INTERNAL', message: (err as Error)?.message ?? String(err) };
+}
+
+function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+export async function startDevServer(options: DevServerOptions) {
+  const dir = path.resolve(options.dir);
+  try {
+    if (!fs.statSync(dir).isDirectory()) throw new Error('not a folder');
+  } catch (err) {
+    throw new PlughostError('INVALID_ARCHIVE', `cannot serve ${options.dir}: ${(err as Error).message}; give the folder that holds plugin.json`);
+  }
+  if (options.dataDir && isInside(path.resolve(options.dataDir), dir)) {
+    throw new PlughostError('INVALID_BODY', `the data directory ${options.dataDir} is inside the plugin folder; it would be packed into the plugin. Choose one outside it`);
+  }
+  const print = options.print ?? (() => {});
+  const events = new EventEmitter<DevEventMap>();
+  const workspaceId = options.workspace ?? 'dev';
+  const operatorToken = options.operatorToken ?? newToken('pho');
+  const tempData = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-dev-'));
+  const base = resolveOptions({
+    data: dataDir, operatorToken, port: options.port ?? 3000, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+  }, {});
+  const hostOptions: HostOptions = { ...base, egressAllow: options.egressAllow ?? [], egressMap: options.egressMap ?? {} };
+  const clock: VirtualClock = createVirtualClock(options.startAt ?? Date.now());
+  const log = options.logger ?? createLogger('silent');
+
+  let host: Host;
+  try {
+    host = await createHost(hostOptions, { clock, logger: log, ...(options.lookup ? { lookup: options.lookup } : {}), ...(options.schema ? { schema: options.schema } : {}) });
+  } catch (err) {
+    if (tempData) fs.rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+
+  const cleanups: Array<() => Promise<void> | void> = [];
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    while (cleanups.length) {
+      try { await cleanups.pop()!(); } catch (err) { log.error({ err }, 'error while stopping the dev host'); }
+    }
+  };
+  cleanups.push(async () => {
+    await host.close();
+    if (tempData) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  try {
+    if (!(await host.store.workspaces.get(workspaceId))) {
+      await host.workspaces.create({ id: workspaceId, name: 'Development', ...(options.timezone ? { timezone: options.timezone } : {}) });
+    }
+
+    // ---- the virtual clock: moves one at a time, whether the ticker or the endpoint moves it
+    let clockQueue: Promise<unknown> = Promise.resolve();
+    const serially = <T>(fn: () => Promise<T>): Promise<T> => {
+      const p = clockQueue.then(fn);
+      clockQueue = p.catch(() => undefined);
+      return p;
+    };
+    /** The earliest schedule or retry time in (now, target], if any. */
+    const nextDue = async (target: number): Promise<number | undefined> => {
+      const now = clock.now();
+      const times = [await host.store.schedules.earliestNextRun(), await host.store.occurrences.earliestWake()]
+        .filter((t): t is number => t !== null && t > now && t <= target);
+      return times.length ? Math.min(...times) : undefined;
+    };
+    const moveClock = async (move: ClockMove): Promise<{ now: number; runs: Run[] }> => {
+      const target = move.set ?? clock.now() + (move.advance ?? 0);
+      if (target < clock.now()) {
+        throw new PlughostError('INVALID_BODY', `the clock only moves forward; it is ${new Date(clock.now()).toISOString()}`, { details: [{ path: 'set', message: 'is before the current virtual time' }] });
+      }
+      return serially(async () => {
+        const runs: Run[] = [];
+        const collect = (run: Run) => void runs.push(run);
+        host.events.on('run:finished', collect);
+        try {
+          await host.scheduler.idle(); // nothing in flight may outlive its lease while time jumps
+          // Step through each due time so every occurrence fires at its time, not coalesced.
+          for (let i = 0; i < 100_000; i++) {
+            const next = await nextDue(target);
+            if (next === undefined) break;
+            await clock.set(next);
+            await host.scheduler.wake();
+            await host.scheduler.idle();
+          }
+          await clock.set(target);
+          await host.scheduler.wake();
+          await host.scheduler.idle();
+        } finally {
+          host.events.off('run:finished', collect);
+        }
+        events.emit('clock', { now: clock.now() });
+        return { now: clock.now(), runs };
+      });
+    };
+    const tickMs = options.tickMs ?? 1000;
+    if (tickMs > 0) {
+      let lastReal = Date.now();
+      const ticker = setInterval(() => {
+        const real = Date.now();
+        const elapsed = real - lastReal;
+        lastReal = real;
+        if (elapsed > 0) void serially(() => clock.advance(elapsed)).catch((err) => log.error({ err }, 'the virtual clock could not advance'));
+      }, tickMs);
+      ticker.unref();
+      cleanups.push(() => clearInterval(ticker));
+    }
+
+    // ---- publishing and upgrading on each save
+    let installationId: string | undefined;
+    let running: { plugin: string; version: string; hash: string } | undefined;
+    let lastAttempt: string | undefined;
+    let devNumber = 0;
+    let checks = 0;
+    let url = '';
+
+    const nextDevNumber = async (name: string, version: string) => {
+      const prefix = devVersion(version, 0).replace(/0(\+.*)?$/, '');
+      for (const v of await host.registry.versions(name)) {
+        if (!v.version.startsWith(prefix)) continue;
+        const n = Number(/^\d+/.exec(v.version.slice(prefix.length))?.[0]);
+        if (Number.isInteger(n)) devNumber = Math.max(devNumber, n);
+      }
+      return ++devNumber;
+    };
+
+    /** Loads the code in a throwaway isolate under the plugin's limits; throws what a broken load would record. */
+    const checkLoads = async (manifest: PluginManifest, files: PackageFiles, iparams: Record<string, unknown>) => {
+      if (!manifest.main) return;
+      const plugin: SandboxPlugin = {
+        installationId: `${installationId ?? 'dev'}-check-${++checks}`, workspaceId, namespace: manifest.namespace,
+        revision: `check:${checks}`, manifest, files, iparams,
+      };
+      try {
+        // A hook nobody registers: loading runs the top-level code, the call itself does nothing.
+        const outcome = await host.sandbox.invoke(plugin, { kind: 'hook', payload: { hook: 'plughost:dev-check', args: [], response: {} } });
+        if (outcome.status !== 'succeeded') {
+          const e = outcome.error ?? { code: 'PLUGIN_LOAD_ERROR', message: 'the plugin failed to load' };
+          throw new PlughostError(e.code, e.message);
+        }
+      } finally {
+        host.sandbox.evict(plugin.installationId);
+      }
+    };
+
+    /** The installation to upgrade, after clearing the way for a renamed plugin or namespace. */
+    const currentInstallation = async (manifest: PluginManifest): Promise<Installation | undefined> => {
+      let current = installationId ? await host.store.installations.get(workspaceId, installationId) : undefined;
+      const occupying = await host.store.installations.byNamespace(workspaceId, manifest.namespace);
+      if (!current && occupying?.pluginName === manifest.name) current = occupying; // a restart on the same --data
+      return current;
+    };
+
+    const reloadOnce = async (): Promise<ReloadResult> => {
+      const started = performance.now();
+      const ms = () => Math.round(performance.now() - started);
+      const runningName = () => (running ? `${running.plugin}@${running.version}` : null);
+      let hash: string | undefined;
+      try {
+        const { manifest, files } = await readPackageDirectory(dir);
+        hash = hashFiles(files);
+        if (hash === running?.hash || hash === lastAttempt) return { status: 'unchanged', running: runningName(), durationMs: ms() };
+        lastAttempt = hash;
+        checkSyntax(files);
+        const current = await currentInstallation(manifest);
+        const upgrade = current && current.pluginName === manifest.name && current.namespace === manifest.namespace ? current : undefined;
+        // Check the installation parameters as install/upgrade will, before anything changes.
+        const kept = upgrade ? (await host.installations.toSandboxPlugin(upgrade)).iparams : {};
+        const declared = Object.fromEntries(Object.entries(kept).filter(([k]) => Object.hasOwn(manifest.iparams, k)));
+        const { plain, secure } = validateIparams(manifest, { ...declared, ...options.iparams }, {});
+        const version = devVersion(manifest.version, await nextDevNumber(manifest.name, manifest.version));
+        const devManifest: PluginManifest = { ...manifest, version };
+        const devFiles: PackageFiles = new Map(files);
+        const json = JSON.parse(Buffer.from(files.get('plugin.json')!).toString('utf8')) as Record<string, unknown>;
+        devFiles.set('plugin.json', Buffer.from(JSON.stringify({ ...json, version }, null, 2) + '\n'));
+        await checkLoads(devManifest, devFiles, { ...plain, ...secure });
+        await host.registry.publishFiles(devManifest, devFiles);
+        let view;
+        if (upgrade) {
+          view = await host.installations.change(workspaceId, upgrade.id, { version, active: true, ...(options.iparams ? { iparams: options.iparams } : {}) });
+        } else {
+          // The dev workspace is the dev host's own: a renamed plugin replaces what held its place.
+          if (current) await host.installations.uninstall(workspaceId, current.id);
+          const occupying = await host.store.installations.byNamespace(workspaceId, manifest.namespace);
+          if (occupying) await host.installations.uninstall(workspaceId, occupying.id);
+          view = await host.installations.install(workspaceId, { plugin: manifest.name, version, iparams: options.iparams ?? {}, active: true });
+        }
+        installationId = view.id;
+        running = { plugin: manifest.name, version, hash };
+        return { status: 'reloaded', plugin: manifest.name, version, installationId: view.id, urls: view.routes.map((r) => url + r.path), durationMs: ms() };
+      } catch (err) {
+        return { status: 'failed', error: problemOf(err), running: runningName(), durationMs: ms() };
+      }
+    };
+
+    const report = (r: ReloadResult) => {
+      if (r.status === 'reloaded') {
+        print(`loaded ${r.plugin}@${r.version} (installation ${r.installationId}) in ${r.durationMs} ms`);
+        for (const u of r.urls) print(`  ${u}`);
+      } else if (r.status === 'failed') {
+        print(`reload failed: ${r.error.code}: ${r.error.message}`);
+        if (Array.isArray(r.error.details)) {
+          for (const d of r.error.details as Array<{ path?: string; message?: string }>) if (d.path && !r.error.message.includes(d.message ?? '\0')) print(`  ${d.path}: ${d.message}`);
+        }
+        print(r.running ? `still running ${r.running}; fix the problem and save again` : 'nothing is running yet; fix the problem and save again');
+      }
+    };
+
+    let reloadQueue: Promise<unknown> = Promise.resolve();
+    const reload = (): Promise<ReloadResult> => {
+      const p = reloadQueue.then(async () => {
+        if (closed) return { status: 'unchanged', running: running ? `${running.plugin}@${running.version}` : null, durationMs: 0 } as ReloadResult;
+        const result = await reloadOnce();
+        report(result);
+        events.emit('reload', result);
+        return result;
+      });
+      reloadQueue = p.catch(() => undefined);
+      return p;
+    };
+    cleanups.push(() => reloadQueue.then(() => undefined));
+
+    // ---- runs, printed as they finish
+    const onRun = (run: Run) => {
+      print(formatRun(run));
+      events.emit('run', run);
+    };
+    host.events.on('run:finished', onRun);
+    cleanups.push(() => void host.events.off('run:finished', onRun));
+
+    // ---- HTTP: the dev endpoints, then everything else to the host's own app
+    const devApp = new Koa();
+    devApp.silent = true;
+    devApp.use(errorMiddleware(log));
+    const devRouter = new Router({ prefix: '/api/v1/dev' });
+    devRouter.use(async (ctx, next) => {
+      host.auth.checkOperator(await host.auth.require(bearerOf(ctx.get('authorization'))));
+      ctx.set('cache-control', 'no-store');
+      await next();
+    });
+    devRouter.get('/clock', (ctx) => {
+      ctx.body = { now: new Date(clock.now()).toISOString() };
+    });
+    devRouter.post('/clock', async (ctx) => {
+      const input = validate(clockInput, await jsonBody(ctx, hostOptions.http.maxBodyBytes));
+      const result = await moveClock({ advance: input.advance, set: input.set === undefined ? undefined : Date.parse(input.set) });
+      ctx.body = { now: new Date(result.now).toISOString(), runs: result.runs };
+    });
+    devApp.use(devRouter.routes());
+    devApp.use(devRouter.allowedMethods({ throw: true }));
+    const devHandler = devApp.callback();
+    const hostHandler = host.callback();
+    const server = http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 120_000 }, (req, res) => {
+      const p = (req.url ?? '/').split('?')[0]!;
+      void (p === '/api/v1/dev' || p.startsWith('/api/v1/dev/') ? devHandler : hostHandler)(req, res);
+    });
+    server.maxHeadersCount = hostOptions.http.maxHeaders;
+    const listenHost = options.listenHost ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 3000, listenHost, () => { server.off('error', reject); resolve(); });
+    });
+    cleanups.push(() => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }));
+    const port = (server.address() as AddressInfo).port;
+    url = `http://${listenHost === '0.0.0.0' || listenHost === '::' ? '127.0.0.1' : listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${port}`;
+    await host.start();
+
+    print(`listening on ${url} (data in ${hostOptions.databaseUrl ? 'PostgreSQL' : dataDir}${tempData ? ', removed on exit' : ''})`);
+    print(`operator token: ${operatorToken}`);
+    const ws = await host.store.workspaces.require(workspaceId);
+    print(`workspace ${workspaceId} (${ws.timezone}); virtual clock at ${new Date(clock.now()).toISOString()}, following real time`);
+    await reload();
+
+    // ---- watching the folder
+    if (options.watch ?? true) {
+      const debounceMs = options.debounceMs ?? 50;
+      let timer: NodeJS.Timeout | undefined;
+      const stop = watchTree(dir, (name) => {
+        if (name === '.git' || name.startsWith(`.git${path.sep}`) || name.includes(`${path.sep}.git${path.sep}`)) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => void reload(), debounceMs);
+      }, (err) => print(`watching ${dir} failed: ${err.message}`));
+      cleanups.push(() => { clearTimeout(timer); stop(); });
+      print(`watching ${dir} for changes`);
+    }
+
+    return {
+      url, operatorToken, workspaceId, dataDir, host, clock, events,
+      get installationId() { return installationId; },
+      /** `name@version` running now, or null before a first good load. */
+      get running() { return running ? `${running.plugin}@${running.version}` : null; },
+      /** Re-reads the folder now (saves do this by themselves). */
+      reload,
+      moveClock,
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+export type DevServer = Awaited<ReturnType<typeof startDevServer>>;
