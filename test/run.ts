@@ -19,13 +19,14 @@ function runSuite(name: string, env: Record<string, string | undefined>): Promis
     const child = spawn(process.execPath, ['--no-node-snapshot', '--test', '--test-concurrency=1', '--test-timeout=180000', ...files], {
       env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'],
     });
-    let tail = '';
+    let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
       process.stdout.write(chunk);
-      tail = (tail + chunk.toString('utf8')).slice(-4000);
+      output += chunk.toString('utf8');
     });
     child.on('close', (code) => {
-      const count = (label: string) => Number(new RegExp(`ℹ ${label} (\\d+)`).exec(tail)?.[1] ?? 0);
+      // The summary lines come before the failures' details, which can be long: read them all.
+      const count = (label: string) => Number([...output.matchAll(new RegExp(`^ℹ ${label} (\\d+)$`, 'gm'))].at(-1)?.[1] ?? 0);
       resolve({ name, passed: count('pass'), failed: count('fail'), code: code ?? 1 });
     });
   });

@@ -36,8 +36,9 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return file;
 }
 
-/** Signs in through the form; resolves once the page after the redirect has loaded. */
+/** Signs in through the form (as a fresh visitor: cookies cleared first); resolves once the page after the redirect has loaded. */
 export async function signInBrowser(page: Page, baseUrl: string, token: string): Promise<void> {
+  await page.context().clearCookies();
   await page.goto(`${baseUrl}/admin/login`);
   await page.fill('#token', token);
   await Promise.all([page.waitForURL((u) => !u.pathname.endsWith('/login')), page.click('button:has-text("Sign in")')]);

@@ -56,10 +56,10 @@ export function readableError(err: unknown): string | undefined {
  * Runs a form's action. Success: a notice and a redirect to `to` (default `back`). A
  * PlughostError whose message may be shown: that message as an error, back on `back`.
  */
-export async function act(ctx: UiContext, deps: UiDeps, back: string, fn: () => Promise<{ notice: string; to?: string }>): Promise<void> {
+export async function act(ctx: UiContext, deps: UiDeps, back: string, fn: () => Promise<{ notice: string; to?: string; failed?: boolean }>): Promise<void> {
   try {
-    const { notice, to } = await fn();
-    await deps.sessions.flash(ctx, { kind: 'notice', text: notice });
+    const { notice, to, failed } = await fn();
+    await deps.sessions.flash(ctx, { kind: failed ? 'error' : 'notice', text: notice });
     seeOther(ctx, to ?? back);
   } catch (err) {
     const message = readableError(err);

@@ -27,6 +27,14 @@ function refuse(ctx: Context, status: number, title: string, message: string): v
   sendPage(ctx, page(pageContext(ctx), title, html`${errorBox(message)}<p><a href="/admin">Back to the admin pages</a></p>`), status);
 }
 
+function decodedPath(p: string): string {
+  try {
+    return decodeURIComponent(p);
+  } catch {
+    return p;
+  }
+}
+
 async function readForm(ctx: Context, limit: number): Promise<URLSearchParams> {
   const type = mediaType(ctx);
   if (type !== undefined && type !== 'application/x-www-form-urlencoded') {
@@ -62,7 +70,7 @@ export function adminUi(apiDeps: ApiDeps & { log: Logger }): Middleware {
     }
     if (ctx.method === 'GET') ctx.state.flash = await deps.sessions.takeFlash(ctx);
     await routes(ctx as never, async () => {});
-    if (ctx.body === undefined && ctx.status === 404) refuse(ctx, 404, 'Not found', `There is no admin page at ${ctx.path}.`);
+    if (ctx.body === undefined && ctx.status === 404) refuse(ctx, 404, 'Not found', `There is no admin page at ${decodedPath(ctx.path)}.`);
   };
 
   return async (ctx: Context, next: Next) => {

@@ -22,7 +22,7 @@ a{color:#2b5797}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #dde1e7;margin-bottom:1rem}
 th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #eceef2;vertical-align:top}
 th{background:#f0f2f5;font-weight:600;font-size:.85rem}
-td form{display:inline-block;margin:0 .25rem .15rem 0}
+td form,dd form{display:inline-block;margin:0 .25rem .15rem 0}
 section.card{background:#fff;border:1px solid #dde1e7;padding:.9rem 1.1rem;margin-bottom:1rem}
 label{display:block;margin:.55rem 0 .15rem;font-weight:500}
 .hint{color:#5e6878;font-size:.85rem}
@@ -32,7 +32,7 @@ textarea{width:100%;min-height:7rem;font-family:ui-monospace,Menlo,Consolas,mono
 button{font:inherit;padding:.25rem .75rem;border:1px solid #34517d;background:#34517d;color:#fff;border-radius:3px;cursor:pointer}
 button.quiet{background:#fff;color:#34517d}button.danger{background:#a0302a;border-color:#a0302a}
 .row{display:flex;gap:.6rem;align-items:end;flex-wrap:wrap}.row label{margin-top:0}
-.flash{padding:.6rem .9rem;margin-bottom:1rem;border:1px solid}
+.flash{padding:.6rem .9rem;margin-bottom:1rem;border:1px solid;white-space:pre-wrap;overflow-wrap:anywhere}
 .flash.notice{background:#eaf6ec;border-color:#9ccaa5}.flash.error{background:#fbeceb;border-color:#e0a29d}
 .badge{display:inline-block;padding:0 .45rem;border-radius:9px;font-size:.8rem;background:#e6e9ee}
 .badge.good{background:#dcefdf;color:#1e6130}.badge.bad{background:#f6dedc;color:#8a231c}.badge.warn{background:#fbf0d2;color:#7a5a07}

@@ -5,7 +5,7 @@ import { parsePage } from '../../../store/page.ts';
 import { act, pageContext, sendPage, workspaceOf, type UiDeps, type UiRouter } from '../context.ts';
 import { html, path, query } from '../html.ts';
 import { iparamsFromForm, iparamFields } from '../iparams.ts';
-import { badge, csrfField, page, postButton } from '../layout.ts';
+import { badge, csrfField, page, postButton, zoned } from '../layout.ts';
 
 export function installationRoutes(router: UiRouter, deps: UiDeps) {
   const { installations, store, registry } = deps;
@@ -45,7 +45,7 @@ ${list.nextCursor ? html`<p><a href="${path`/admin/workspaces/${ws.id}` + query(
 <dt>Routes</dt><dd>${view.routes.length ? view.routes.map((r) => html`<div><code>${r.path}</code> <span class="hint">${r.access}</span></div>`) : html`<span class="hint">none</span>`}</dd>
 <dt>Schedules and hooks</dt><dd>${schedules.length ? html`<a href="${path`/admin/workspaces/${ws.id}/schedules`}">${schedules.length} on the schedules page</a>` : html`<span class="hint">none</span>`}
  · <a href="${path`/admin/workspaces/${ws.id}/runs` + query({ installation: inst.id })}">its runs</a></dd>
-<dt>Installed</dt><dd>${view.createdAt}</dd><dt>Changed</dt><dd>${view.updatedAt}</dd></dl></section>
+<dt>Installed</dt><dd>${zoned(inst.createdAt, ws.timezone)}</dd><dt>Changed</dt><dd>${zoned(inst.updatedAt, ws.timezone)}</dd></dl></section>
 
 <h2>Settings</h2><section class="card"><form method="post" action="${here}/iparams">${csrfField(pc)}
 ${iparamFields(manifest.iparams, view.iparams, view.secureIparamsSet, true)}

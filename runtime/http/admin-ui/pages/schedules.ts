@@ -62,9 +62,9 @@ export function scheduleRoutes(router: UiRouter, deps: UiDeps) {
     const { occurrenceId } = await scheduler.runNow(s);
     const occurrence = await store.occurrences.get(occurrenceId);
     await recorder.flush();
-    if (!occurrence?.lastRunId) return { notice: `${label} did not run: ${occurrence?.error ?? occurrence?.status ?? 'unknown outcome'}.` };
+    if (!occurrence?.lastRunId) return { notice: `${label} did not run: ${occurrence?.error ?? occurrence?.status ?? 'unknown outcome'}.`, failed: true };
     const run = await store.runs.get(ws.id, occurrence.lastRunId);
-    return { notice: `Ran ${label} now: ${run.status}.`, to: path`/admin/workspaces/${ws.id}/runs/${run.id}` };
+    return { notice: `Ran ${label} now: ${run.status}.`, to: path`/admin/workspaces/${ws.id}/runs/${run.id}`, failed: run.status !== 'succeeded' };
   });
 
   router.post('/workspaces/:ws/webhooks/:id/run', async (ctx) => {
