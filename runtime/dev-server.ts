@@ -22,6 +22,7 @@ import type { Lookup } from './egress/index.ts';
 import { isPlughostError, PlughostError } from './errors.ts';
 import { createHost, type Host } from './host.ts';
 import { jsonBody, validate } from './http/body.ts';
+import { parseInstant } from './http/routes/triggers.ts';
 import { errorMiddleware } from './http/error-middleware.ts';
 import { newToken } from './ids.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -32,6 +33,7 @@ import { readPackageDirectory } from './packages/pack.ts';
 import type { PackageFiles, SandboxPlugin } from './sandbox/types.ts';
 import type { Installation } from './store/installations.ts';
 import type { Run } from './store/runs.ts';
+import { isTimeZone } from './workspaces.ts';
 
 export interface DevServerOptions {
   /** The plugin folder (plugin.json at its root). */
@@ -69,7 +71,7 @@ export interface DevServerOptions {
 }
 
 export type ReloadResult =
-  | { status: 'reloaded'; plugin: string; version: string; installationId: string; urls: string[]; durationMs: number }
+  | { status: 'reloaded'; plugin: string; version: string; installationId: string; urls: string[]; onScheduledEvent: string | null; hooks: string[]; durationMs: number }
   | { status: 'failed'; error: { code: string; message: string; details?: unknown }; running: string | null; durationMs: number }
   | { status: 'unchanged'; running: string | null; durationMs: number };
 
@@ -85,7 +87,7 @@ export interface ClockMove { advance?: number | undefined; set?: number | undefi
 const DAY = 86_400_000;
 const clockInput = z.object({
   advance: z.number().int().positive().max(366 * DAY).optional(),
-  set: z.string().max(40).regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/, 'must be an ISO date-time with a zone, such as 2026-06-10T07:00:00Z').optional(),
+  set: z.string().max(40).refine((s) => parseInstant(s) !== undefined, 'must be an ISO date-time with a zone, such as 2026-06-10T07:00:00Z').optional(),
 }).strict().refine((v) => (v.advance === undefined) !== (v.set === undefined), 'give exactly one of `advance` (ms) and `set` (ISO date-time)');
 
 /** `1.2.0` → `1.2.0-dev.3`; `1.2.0-beta.1` → `1.2.0-beta.1.dev.3`; build metadata kept. */
@@ -213,6 +215,9 @@ export async function startDevServer(options: DevServerOptions) {
   } catch (err) {
     throw new PlughostError('INVALID_ARCHIVE', `cannot serve ${options.dir}: ${(err as Error).message}; give the folder that holds plugin.json`);
   }
+  if (options.timezone !== undefined && !isTimeZone(options.timezone)) {
+    throw new PlughostError('INVALID_BODY', `${options.timezone} is not an IANA time zone; use one such as Europe/Rome or UTC`);
+  }
   if (options.dataDir && isInside(path.resolve(options.dataDir), dir)) {
     throw new PlughostError('INVALID_BODY', `the data directory ${options.dataDir} is inside the plugin folder; it would be packed into the plugin. Choose one outside it`);
   }
@@ -221,11 +226,11 @@ export async function startDevServer(options: DevServerOptions) {
   const workspaceId = options.workspace ?? 'dev';
   const operatorToken = options.operatorToken ?? newToken('pho');
   const tempData = options.dataDir === undefined;
+  // Options are checked (a short token, a bad port) before a temporary directory exists.
+  const raw = { operatorToken, port: options.port ?? 3000, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}) };
+  resolveOptions({ ...raw, data: options.dataDir ?? os.tmpdir() }, {});
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-dev-'));
-  const base = resolveOptions({
-    data: dataDir, operatorToken, port: options.port ?? 3000, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
-  }, {});
-  const hostOptions: HostOptions = { ...base, egressAllow: options.egressAllow ?? [], egressMap: options.egressMap ?? {} };
+  const hostOptions: HostOptions = { ...resolveOptions({ ...raw, data: dataDir }, {}), egressAllow: options.egressAllow ?? [], egressMap: options.egressMap ?? {} };
   const clock: VirtualClock = createVirtualClock(options.startAt ?? Date.now());
   const log = options.logger ?? createLogger('silent');
 
@@ -271,11 +276,11 @@ export async function startDevServer(options: DevServerOptions) {
       return times.length ? Math.min(...times) : undefined;
     };
     const moveClock = async (move: ClockMove): Promise<{ now: number; runs: Run[] }> => {
-      const target = move.set ?? clock.now() + (move.advance ?? 0);
-      if (target < clock.now()) {
+      if (move.set !== undefined && move.set < clock.now()) {
         throw new PlughostError('INVALID_BODY', `the clock only moves forward; it is ${new Date(clock.now()).toISOString()}`, { details: [{ path: 'set', message: 'is before the current virtual time' }] });
       }
       return serially(async () => {
+        const target = move.set ?? clock.now() + (move.advance ?? 0);
         const runs: Run[] = [];
         const collect = (run: Run) => void runs.push(run);
         host.events.on('run:finished', collect);
@@ -306,7 +311,11 @@ export async function startDevServer(options: DevServerOptions) {
         const real = Date.now();
         const elapsed = real - lastReal;
         lastReal = real;
-        if (elapsed > 0) void serially(() => clock.advance(elapsed)).catch((err) => log.error({ err }, 'the virtual clock could not advance'));
+        if (elapsed <= 0) return;
+        void serially(async () => {
+          await clock.advance(elapsed);
+          events.emit('clock', { now: clock.now() });
+        }).catch((err) => log.error({ err }, 'the virtual clock could not advance'));
       }, tickMs);
       ticker.unref();
       cleanups.push(() => clearInterval(ticker));
@@ -374,12 +383,13 @@ export async function startDevServer(options: DevServerOptions) {
         const kept = upgrade ? (await host.installations.toSandboxPlugin(upgrade)).iparams : {};
         const declared = Object.fromEntries(Object.entries(kept).filter(([k]) => Object.hasOwn(manifest.iparams, k)));
         const { plain, secure } = validateIparams(manifest, { ...declared, ...options.iparams }, {});
+        await checkLoads(manifest, files, { ...plain, ...secure });
+        // Only a save that loads gets a version: -dev.<n> is the n-th good save.
         const version = devVersion(manifest.version, await nextDevNumber(manifest.name, manifest.version));
         const devManifest: PluginManifest = { ...manifest, version };
         const devFiles: PackageFiles = new Map(files);
         const json = JSON.parse(Buffer.from(files.get('plugin.json')!).toString('utf8')) as Record<string, unknown>;
         devFiles.set('plugin.json', Buffer.from(JSON.stringify({ ...json, version }, null, 2) + '\n'));
-        await checkLoads(devManifest, devFiles, { ...plain, ...secure });
         await host.registry.publishFiles(devManifest, devFiles);
         let view;
         if (upgrade) {
@@ -393,7 +403,11 @@ export async function startDevServer(options: DevServerOptions) {
         }
         installationId = view.id;
         running = { plugin: manifest.name, version, hash };
-        return { status: 'reloaded', plugin: manifest.name, version, installationId: view.id, urls: view.routes.map((r) => url + r.path), durationMs: ms() };
+        const hooks = (await host.store.schedules.ofInstallation(view.id, 'hook')).map((h) => h.name!).sort();
+        return {
+          status: 'reloaded', plugin: manifest.name, version, installationId: view.id, urls: view.routes.map((r) => url + r.path),
+          onScheduledEvent: manifest.events.onScheduledEvent?.handler ?? null, hooks, durationMs: ms(),
+        };
       } catch (err) {
         return { status: 'failed', error: problemOf(err), running: runningName(), durationMs: ms() };
       }
@@ -403,11 +417,13 @@ export async function startDevServer(options: DevServerOptions) {
       if (r.status === 'reloaded') {
         print(`loaded ${r.plugin}@${r.version} (installation ${r.installationId}) in ${r.durationMs} ms`);
         for (const u of r.urls) print(`  ${u}`);
+        if (r.onScheduledEvent) print(`  onScheduledEvent: ${r.onScheduledEvent} (plughost trigger event ${r.installationId})`);
+        for (const hook of r.hooks) print(`  hook ${hook} (plughost trigger hook ${r.installationId} ${hook})`);
       } else if (r.status === 'failed') {
         print(`reload failed: ${r.error.code}: ${r.error.message}`);
-        if (Array.isArray(r.error.details)) {
-          for (const d of r.error.details as Array<{ path?: string; message?: string }>) if (d.path && !r.error.message.includes(d.message ?? '\0')) print(`  ${d.path}: ${d.message}`);
-        }
+        // Several problems (a manifest's) one per line; a single one is already in the message.
+        const details = Array.isArray(r.error.details) ? r.error.details as Array<{ path?: string; message?: string }> : [];
+        for (const d of details) if (d.path && (details.length > 1 || !r.error.message.includes(d.message ?? '\0'))) print(`  ${d.path}: ${d.message}`);
         print(r.running ? `still running ${r.running}; fix the problem and save again` : 'nothing is running yet; fix the problem and save again');
       }
     };
@@ -449,7 +465,7 @@ export async function startDevServer(options: DevServerOptions) {
     });
     devRouter.post('/clock', async (ctx) => {
       const input = validate(clockInput, await jsonBody(ctx, hostOptions.http.maxBodyBytes));
-      const result = await moveClock({ advance: input.advance, set: input.set === undefined ? undefined : Date.parse(input.set) });
+      const result = await moveClock({ advance: input.advance, set: input.set === undefined ? undefined : parseInstant(input.set) });
       ctx.body = { now: new Date(result.now).toISOString(), runs: result.runs };
     });
     devApp.use(devRouter.routes());
@@ -463,8 +479,10 @@ export async function startDevServer(options: DevServerOptions) {
     server.maxHeadersCount = hostOptions.http.maxHeaders;
     const listenHost = options.listenHost ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 3000, listenHost, () => { server.off('error', reject); resolve(); });
+      server.once('error', (err: Error & { code?: string }) => reject(err.code === 'EADDRINUSE'
+        ? new Error(`port ${options.port ?? 3000} on ${listenHost} is in use (another plughost?); pass --port with a free port, or --port 0 for any`)
+        : err));
+      server.listen(options.port ?? 3000, listenHost, () => { server.removeAllListeners('error'); resolve(); });
     });
     cleanups.push(() => new Promise<void>((resolve) => {
       server.close(() => resolve());

@@ -83,6 +83,7 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
       maxLogBytes: options.sandbox.maxLogBytes,
       spareIsolates: options.sandbox.spareIsolates,
       services: (caller, request, deadline, log) => services!.handler(caller, request, deadline, log),
+      now,
       onFatal: (plugin, reason) => {
         metrics.fatal.inc({ reason: reason.split(':')[0]! });
         events.emit('sandbox:fatal', { installationId: plugin.installationId, workspaceId: plugin.workspaceId, reason });

@@ -2,6 +2,7 @@
 // limits, reloads it on save, and prints its URLs and every run's log as it happens.
 import type { Command } from 'commander';
 import { startDevServer } from '../dev-server.ts';
+import { parseInstant } from '../http/routes/triggers.ts';
 import { createLogger } from '../logger.ts';
 import { resolveOptions } from '../options.ts';
 
@@ -33,7 +34,7 @@ export function devCommand(program: Command): void {
     .option('--workspace <id>', 'workspace to install into', 'dev')
     .option('--timezone <tz>', 'IANA time zone of a new dev workspace (Haplo hooks fire in it)', 'UTC')
     .option('--iparam <name=value>', 'installation parameter (repeatable; value parsed as JSON when it can be)', (v: string, all: string[] = []) => [...all, v])
-    .option('--operator-token <token>', 'operator token to accept (default: a new one, printed)')
+    .option('--operator-token <token>', 'operator token to accept, e.g. to keep PLUGHOST_TOKEN across restarts (PLUGHOST_OPERATOR_TOKEN; default: a new one, printed)')
     .option('--egress-allow <list>', 'comma list of private hosts or CIDRs the plugin may reach (PLUGHOST_EGRESS_ALLOW)')
     .option('--egress-map <list>', 'comma list of host=baseURL sending a permitted host\'s traffic elsewhere (PLUGHOST_EGRESS_MAP)')
     .option('--start <iso>', 'where the virtual clock starts, e.g. 2026-06-10T06:59:00Z (default: now)')
@@ -47,26 +48,28 @@ version keeps running. Move the virtual clock, fire handlers and read runs with
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${flags.port}: expected a port number from 0 to 65535`);
       let startAt: number | undefined;
       if (flags.start !== undefined) {
-        startAt = Date.parse(flags.start);
-        if (!/(Z|[+-]\d{2}:?\d{2})$/.test(flags.start) || Number.isNaN(startAt)) throw new Error(`--start ${flags.start}: expected an ISO date-time with a zone, such as 2026-06-10T06:59:00Z`);
+        startAt = parseInstant(flags.start);
+        if (startAt === undefined) throw new Error(`--start ${flags.start}: expected an ISO date-time with a zone, such as 2026-06-10T06:59:00Z`);
       }
       // Only these two come from the environment; everything else of the dev host is its own.
       const egress = resolveOptions(
         { egressAllow: flags.egressAllow, egressMap: flags.egressMap },
         { PLUGHOST_EGRESS_ALLOW: process.env.PLUGHOST_EGRESS_ALLOW, PLUGHOST_EGRESS_MAP: process.env.PLUGHOST_EGRESS_MAP },
       );
+      // Read here, not as the option's default, so that --help never shows it.
+      const operatorToken = flags.operatorToken || process.env.PLUGHOST_OPERATOR_TOKEN || undefined;
       const say = (line: string) => process.stdout.write(line.split('\n').map((l) => `plughost dev: ${l}`).join('\n') + '\n');
       say(`starting a dev host for ${dir}…`);
       const dev = await startDevServer({
         dir, port, listenHost: flags.host, workspace: flags.workspace, timezone: flags.timezone, iparams: parseIparams(flags.iparam),
         egressAllow: egress.egressAllow, egressMap: egress.egressMap,
-        ...(flags.data ? { dataDir: flags.data } : {}), ...(flags.operatorToken ? { operatorToken: flags.operatorToken } : {}),
+        ...(flags.data ? { dataDir: flags.data } : {}), ...(operatorToken ? { operatorToken } : {}),
         ...(startAt !== undefined ? { startAt } : {}),
         logger: createLogger(process.env.PLUGHOST_LOG_LEVEL ?? 'warn'),
         print: say,
       });
       say(`try: export PLUGHOST_URL=${dev.url} PLUGHOST_TOKEN=${dev.operatorToken}`);
-      say(`     plughost trigger event ${dev.installationId ?? '<installation>'} --data '{"task": 1}'   (or: hook, webhook, clock --advance 1h)`);
+      say('     then the plughost trigger commands above, or plughost trigger clock --advance 1h (plughost trigger --help)');
       say('Ctrl-C stops');
       let stopping = false;
       const stop = async (signal: string) => {

@@ -1,11 +1,13 @@
 #!/usr/bin/env -S node --no-node-snapshot
 // The `plughost` command line. Each command lives in its own file; this one only wires them.
 import { Command, CommanderError } from 'commander';
+import { devCommand } from './dev.ts';
 import { installCommand } from './install.ts';
 import { messagesCommand } from './messages.ts';
 import { publishCommand } from './publish.ts';
 import { scheduleCommand } from './schedule.ts';
 import { serveCommand } from './serve.ts';
+import { triggerCommand } from './trigger.ts';
 
 const program = new Command('plughost')
   .description('Self-hosted plugin host: Zengine services, Freshworks scheduled apps and Haplo integrations in V8 isolates')
@@ -13,9 +15,11 @@ const program = new Command('plughost')
   .exitOverride();
 
 serveCommand(program);
+devCommand(program);
 publishCommand(program);
 installCommand(program);
 scheduleCommand(program);
+triggerCommand(program);
 messagesCommand(program);
 
 try {

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { formatRun } from '../dev-server.ts';
+import { parseInstant } from '../http/routes/triggers.ts';
 import type { Run } from '../store/runs.ts';
 import { call, withClientOptions, type ClientOptions } from './client.ts';
 
@@ -27,7 +28,7 @@ export function parseDuration(text: string): number {
 
 /** An instant with a zone (`--at`, `--set`); checked here so a typo fails before the host is called. */
 function instant(flag: string, text: string): string {
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/.test(text) || Number.isNaN(Date.parse(text))) {
+  if (parseInstant(text) === undefined) {
     throw new Error(`${flag} ${text}: expected an ISO date-time with a zone, such as 2026-06-10T07:00:00Z`);
   }
   return text;
@@ -71,7 +72,7 @@ Examples (against \`plughost dev\`, which prints the URL and token):
   const sub = (name: string, description: string) =>
     withClientOptions(trigger.command(name))
       .description(description)
-      .option('--workspace <id>', 'workspace (PLUGHOST_WORKSPACE)', process.env.PLUGHOST_WORKSPACE ?? 'dev');
+      .option('--workspace <id>', 'workspace (PLUGHOST_WORKSPACE)', process.env.PLUGHOST_WORKSPACE || 'dev');
 
   sub('event', 'call the installation\'s onScheduledEvent handler once and print the run')
     .argument('<installationId>')

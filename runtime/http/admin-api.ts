@@ -22,6 +22,7 @@ import { integrationMessageRoutes } from './routes/integration-messages.ts';
 import { pluginRoutes } from './routes/plugins.ts';
 import { runRoutes } from './routes/runs.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
+import { triggerRoutes } from './routes/triggers.ts';
 import { workspaceRoutes } from './routes/workspaces.ts';
 
 export interface ApiDeps {
@@ -63,6 +64,7 @@ export function adminApi(deps: ApiDeps) {
   installationRoutes(router, deps);
   runRoutes(router, deps);
   scheduleRoutes(router, deps);
+  triggerRoutes(router, deps);
   integrationMessageRoutes(router, deps);
   dataRoutes(router, deps);
   return router;

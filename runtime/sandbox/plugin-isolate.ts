@@ -18,6 +18,8 @@ export interface PluginIsolateOptions {
   watchdogMarginMs?: number;
   /** Answers the plugin's synchronous Haplo service calls. */
   services?: ServiceHandler;
+  /** The host's clock (virtual in tests and `plughost dev`): plugin code's Date follows it. */
+  now?: () => number;
   onFatal?: (reason: string) => void;
 }
 
@@ -58,6 +60,7 @@ export interface PluginIsolate {
 
 export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolate {
   const { plugin, prepared, ops } = options;
+  const clockOffset = () => (options.now ? options.now() - Date.now() : 0);
   const margin = options.watchdogMarginMs ?? 100;
   const invocations = new Map<number, Invocation>();
   let nextId = 0;
@@ -201,7 +204,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
     const startedAt = Date.now();
     let resolveDone!: (o: InvocationOutcome) => void;
     const done = new Promise<InvocationOutcome>((r) => { resolveDone = r; });
-    const log = new RunLog(options.maxLogBytes);
+    const log = new RunLog(options.maxLogBytes, options.now);
     let finished = false;
     const watchdog = setTimeout(() => {
       // Code still executing past its limit plus the margin cannot be stopped gently.
@@ -224,7 +227,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
     invocations.set(id, inv);
     const json = JSON.stringify(payload);
     void enter(inv, async (timeout) => {
-      await prepared.dispatch.apply(undefined, [id, kind, json], { timeout, arguments: { copy: true } });
+      await prepared.dispatch.apply(undefined, [id, kind, json, clockOffset()], { timeout, arguments: { copy: true } });
       inv.started = true;
     });
     return inv;
@@ -274,7 +277,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       inv.finish = () => { invocations.delete(id); inv.controller?.abort(); };
       invocations.set(id, inv);
       let answer: string | undefined;
-      const args: [number, string, string] = [id, 'service', JSON.stringify(request)];
+      const args: [number, string, string, number] = [id, 'service', JSON.stringify(request), clockOffset()];
       const call = enter(inv, async (timeout) => {
         answer = (reentrant
           ? prepared.dispatch.applySync(undefined, args, { timeout, arguments: { copy: true }, result: { copy: true } })

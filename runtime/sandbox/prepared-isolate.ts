@@ -9,7 +9,7 @@ export interface GuestLimits { maxResultBytes: number; maxLogBytes: number }
 export interface PreparedIsolate {
   readonly isolate: ivm.Isolate;
   readonly context: ivm.Context;
-  readonly dispatch: ivm.Reference<(id: number, kind: string, payloadJson: string) => void>;
+  readonly dispatch: ivm.Reference<(id: number, kind: string, payloadJson: string, clockOffset?: number) => void>;
   readonly deliver: ivm.Reference<(opId: number, ok: boolean, payloadJson?: string) => void>;
   readonly memoryMb: number;
   /**

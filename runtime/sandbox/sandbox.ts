@@ -15,6 +15,8 @@ export interface SandboxOptions {
   spareIsolates: number;
   /** Answers plugins' synchronous Haplo service calls. */
   services?: ServiceHandler;
+  /** The host's clock, for plugin code's Date and run-log times (default: real time). */
+  now?: () => number;
   /** Told when an isolate is disposed for a fatal reason (for logs and metrics). */
   onFatal?: (plugin: SandboxPlugin, reason: string) => void;
 }
@@ -76,6 +78,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       createPluginIsolate({
         plugin, prepared, ops: options.ops, maxResultBytes: options.maxResultBytes, maxLogBytes: options.maxLogBytes,
         ...(options.services ? { services: options.services } : {}),
+        ...(options.now ? { now: options.now } : {}),
         onFatal: (reason) => {
           if (warm.get(plugin.installationId) === created) warm.delete(plugin.installationId);
           if (ready.get(plugin.installationId)?.plugin === plugin) ready.delete(plugin.installationId);

@@ -28,15 +28,26 @@ export function decodeFiles(json: string): PackageFiles {
   return files;
 }
 
-/** Compares dotted versions numerically, pre-releases before releases ("1.10.0" > "1.9.0"). */
+/** Compares semver versions: numbers numerically, pre-releases before releases and by their
+ * dot-separated identifiers (numeric ones numerically, so "-dev.10" follows "-dev.9"). */
 export function compareVersions(a: string, b: string): number {
-  const split = (v: string) => { const [core, pre] = v.split('-', 2); return { core: core!.split('.').map(Number), pre }; };
+  const split = (v: string) => {
+    const plain = v.split('+', 1)[0]!;
+    const dash = plain.indexOf('-');
+    return { core: (dash < 0 ? plain : plain.slice(0, dash)).split('.').map(Number), pre: dash < 0 ? undefined : plain.slice(dash + 1).split('.') };
+  };
   const x = split(a), y = split(b);
   for (let i = 0; i < 3; i++) if ((x.core[i] ?? 0) !== (y.core[i] ?? 0)) return (x.core[i] ?? 0) - (y.core[i] ?? 0);
-  if (x.pre === y.pre) return 0;
-  if (x.pre === undefined) return 1;
-  if (y.pre === undefined) return -1;
-  return x.pre < y.pre ? -1 : 1;
+  if (!x.pre || !y.pre) return x.pre ? -1 : y.pre ? 1 : 0;
+  for (let i = 0; i < Math.max(x.pre.length, y.pre.length); i++) {
+    const p = x.pre[i], q = y.pre[i];
+    if (p === undefined || q === undefined) return p === undefined ? -1 : 1;
+    const pn = /^\d+$/.test(p), qn = /^\d+$/.test(q);
+    if (pn && qn && Number(p) !== Number(q)) return Number(p) - Number(q);
+    if (pn !== qn) return pn ? -1 : 1;
+    if (p !== q) return p < q ? -1 : 1;
+  }
+  return 0;
 }
 
 export function pluginVersionsTable(db: Knex) {

@@ -93,7 +93,7 @@ async function addThroughHost(host: Host, group: string, count: number): Promise
   const caller = { workspaceId: WS, installationId: 'bench', namespace: 'bench' } as SandboxPlugin;
   let ids = 0;
   for (let i = 0; i < count; i++) {
-    const id = await add(caller, [{ group, data: { student: `s${i}`, event: 'enrolled', n: i } }], Date.now() + 60_000, () => {});
+    const id = await add(caller, [{ group, data: { student: `s${i}`, event: 'enrolled', n: i } }], Date.now() + 60_000, () => {}, ['bench']);
     if (typeof id === 'number') ids++;
   }
   return ids;

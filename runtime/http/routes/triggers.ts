@@ -13,11 +13,26 @@ import type { ApiDeps, ApiRouter } from '../admin-api.ts';
 import { workspaceAccess } from '../admin-api.ts';
 import { jsonBody, validate } from '../body.ts';
 
-/** An instant with an explicit zone, so it never depends on the host's own zone. */
-const AT_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/;
+const AT_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-](\d{2}):?(\d{2}))$/;
+
+/**
+ * An ISO date-time with an explicit zone (`2026-06-10T07:00:00Z`, `…+02:00`) as epoch ms, so
+ * it never depends on the host's own zone; undefined when malformed or not a real date
+ * (Date.parse would roll 30 February over into March).
+ */
+export function parseInstant(text: string): number | undefined {
+  const m = AT_RE.exec(text);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, s, oh, om] = m.slice(1).map((v) => (v === undefined ? 0 : Number(v))) as number[];
+  const day = new Date(Date.UTC(y!, mo! - 1, d!));
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo! - 1 || day.getUTCDate() !== d) return undefined;
+  if (h! > 23 || mi! > 59 || s! > 59 || oh! > 23 || om! > 59) return undefined;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
 const at = z.string().max(40)
-  .regex(AT_RE, 'must be an ISO date-time with a zone, such as 2026-06-10T07:00:00Z')
-  .refine((s) => !Number.isNaN(Date.parse(s)), 'is not a real date-time')
+  .refine((s) => parseInstant(s) !== undefined, 'must be an ISO date-time with a zone, such as 2026-06-10T07:00:00Z')
   .optional();
 
 const eventInput = z.object({
@@ -79,7 +94,7 @@ export function triggerRoutes(router: ApiRouter, deps: ApiDeps) {
     const idempotencyKey = `${plugin.installationId}@manual-${runId}`;
     const name = input.name ?? 'manual';
     const payload = scheduledEventPayload(plugin.workspaceId, plugin.iparams, {
-      timestamp: input.at !== undefined ? Date.parse(input.at) : clock.now(), data, name, idempotencyKey,
+      timestamp: input.at !== undefined ? parseInstant(input.at)! : clock.now(), data, name, idempotencyKey,
     });
     const { run } = await executor.run(plugin, { kind: 'event', payload: { handler, event: 'onScheduledEvent', payload } }, {
       runId, kind: 'event', trigger: 'manual', target: `onScheduledEvent ${name}`, idempotencyKey,
@@ -102,7 +117,7 @@ export function triggerRoutes(router: ApiRouter, deps: ApiDeps) {
     }
     const runId = newId('run');
     const idempotencyKey = `${inst.id}@manual-${runId}`;
-    const args = hookArguments(input.at !== undefined ? Date.parse(input.at) : clock.now(), workspace.timezone);
+    const args = hookArguments(input.at !== undefined ? parseInstant(input.at)! : clock.now(), workspace.timezone);
     const { run } = await executor.run(plugin, { kind: 'hook', payload: { hook, args, response: { idempotencyKey } } }, {
       runId, kind: 'hook', trigger: 'manual', target: hook, idempotencyKey,
     });

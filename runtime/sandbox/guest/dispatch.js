@@ -97,8 +97,9 @@ function exportsOf(file, what) {
   return exported;
 }
 
-function dispatch(id, kind, payloadJson) {
+function dispatch(id, kind, payloadJson, offset) {
   current = id;
+  if (typeof offset === 'number') clockOffset = offset;
   const payload = jsonParse(payloadJson);
   if (kind === 'init') {
     setPackageFiles(payload.files);

@@ -1,6 +1,23 @@
 // Guest globals that a bare V8 context lacks and plugin code expects: console (captured
 // into the run's log), timers (carried out by the host, bounded per invocation), base64 and
-// UTF-8 text coding.
+// UTF-8 text coding, and a `Date` that reads the host's clock (virtual under tests and
+// `plughost dev`), so "in 10 minutes" means 10 minutes of the clock schedules follow.
+
+const RealDate = Date;
+const realNow = Date.now;
+/** Host clock minus real time, sent with every dispatch. */
+let clockOffset = 0;
+function PlughostDate(...args) {
+  const now = realNow() + clockOffset;
+  if (!new.target) return new RealDate(now).toString();
+  return args.length === 0 ? new RealDate(now) : new RealDate(...args);
+}
+PlughostDate.prototype = RealDate.prototype;
+PlughostDate.now = () => realNow() + clockOffset;
+PlughostDate.parse = RealDate.parse;
+PlughostDate.UTC = RealDate.UTC;
+ObjectDefineProperty(RealDate.prototype, 'constructor', { value: PlughostDate, writable: true, configurable: true });
+globalThis.Date = PlughostDate;
 
 const consoleObject = ObjectCreate(null);
 for (const level of ['log', 'info', 'warn', 'error', 'debug', 'trace']) {
