@@ -97,6 +97,8 @@ export type ZnHttp = () => ZnHttpClient;
 /** `require('plughost')`. */
 export interface PlughostModule {
   readonly context: { workspaceId: string; installationId: string; namespace: string };
+  /** The installation's parameters, secure ones included. */
+  readonly iparams: Record<string, unknown>;
   fetch: typeof fetch;
   db: Db;
 }
@@ -139,4 +141,31 @@ export interface ScheduledEventPayload {
 export type ScheduleHookName = 'hScheduleHourly' | 'hScheduleDailyMidnight' | 'hScheduleDailyEarly' | 'hScheduleDailyMidday' | 'hScheduleDailyLate';
 export interface HaploPlugin {
   hook(name: ScheduleHookName, fn: (response: { idempotencyKey: string }, year: number, month0to11: number, dayOfMonth: number, hour: number, dayOfWeek: number) => unknown): void;
+}
+
+/** Haplo's `P.implementService`, and `O`: services across the workspace's installations. */
+export interface HaploServices {
+  implementService(name: string, fn: (...args: any[]) => unknown): void;
+}
+export interface BinaryData { readonly text: string; readonly mimeType: string; readonly filename: string; readonly fileSize: number; readAsString(): string }
+export interface HaploO {
+  /** Synchronous: the first implementation (install order) returning other than undefined; throws when nobody implements it. */
+  service(name: string, ...args: unknown[]): any;
+  serviceMaybe(name: string, ...args: unknown[]): any;
+  serviceImplemented(name: string): boolean;
+  binaryData(text: string, options?: { mimeType?: string; filename?: string }): BinaryData;
+}
+
+/** The integration-message services the host implements (Haplo seed 002). */
+export interface IntegrationMessageServices {
+  'haplo:integration-message:add': (details: { group: string; data: Record<string, unknown> }) => number;
+  'haplo:integration-message:send': (details: { group: string }) => { sent: number };
+}
+/** What plugins implement for a queue GROUP. */
+export interface IntegrationMessageImplementations {
+  'haplo:integration-message:discover': (discover: (queue: { group: string; method: 'poll' | 'send'; title: string; description: string }) => void) => void;
+  /** `write-messages:GROUP`: format a batch; `messages` are `{id, datetime, data}`. */
+  writeMessages: (messages: Array<{ id: number; datetime: string; data: Record<string, unknown> }>, token: string) => BinaryData;
+  /** `setup-http-request:GROUP` (or `format-http-request:GROUP`): set where the batch goes. */
+  setupHttpRequest: (httpClient: { url(u: string): unknown; method(m: string): unknown; header(name: string, value: string): unknown }, messages: Array<{ id: number; data: Record<string, unknown> }>) => void;
 }

@@ -13,12 +13,12 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createVirtualClock, type Clock } from '../runtime/clock.ts';
 import { createHost, type Host } from '../runtime/host.ts';
 import { createLogger } from '../runtime/logger.ts';
 import { resolveOptions, type HostOptions } from '../runtime/options.ts';
 import { packFiles, readPackageDirectory } from '../runtime/packages/pack.ts';
 import type { Run } from '../runtime/store/runs.ts';
+import { steppingClock } from './stepping-clock.ts';
 import { startStub, type Stub, type StubHandler } from './stub-server.ts';
 
 export type { Run } from '../runtime/store/runs.ts';
@@ -105,7 +105,7 @@ export interface TestHost {
   advance(ms: number): Promise<void>;
   /** Moves virtual time forward to `time` (ISO or epoch ms), as `advance` does. */
   setTime(time: string | number): Promise<void>;
-  /** Runs, oldest first (all pages). */
+  /** Runs, oldest first (all pages); `log` is only filled by `run(id)`. */
   runs(filter?: RunFilter): Promise<Run[]>;
   /** One run with its captured log. */
   run(id: string, options?: { workspace?: string }): Promise<Run>;
@@ -147,31 +147,6 @@ export class TestHostError extends Error {
 }
 
 const OPERATOR_TOKEN = 'plughost-test-operator-token';
-
-/** A virtual clock that knows its pending timers, so time can stop at each one in turn. */
-function steppingClock(startMs: number) {
-  const inner = createVirtualClock(startMs);
-  const pending = new Map<number, number>();
-  let seq = 0;
-  const clock: Clock = {
-    now: () => inner.now(),
-    at(atMs, fn) {
-      const id = ++seq;
-      pending.set(id, atMs);
-      const handle = inner.at(atMs, () => {
-        pending.delete(id);
-        fn();
-      });
-      return { cancel: () => { pending.delete(id); handle.cancel(); } };
-    },
-  };
-  const nextAfter = (ms: number) => {
-    let next: number | undefined;
-    for (const at of pending.values()) if (at > ms && (next === undefined || at < next)) next = at;
-    return next;
-  };
-  return { clock, inner, nextAfter };
-}
 
 function toMs(time: string | number, what: string): number {
   const ms = typeof time === 'number' ? time : Date.parse(time);

@@ -8,7 +8,7 @@ import pg from 'pg';
 const args = process.argv.slice(2);
 const onlyAt = args.indexOf('--only');
 const only = onlyAt >= 0 ? args.splice(onlyAt, 2)[1] : undefined;
-const files = args.length > 0 ? args : ['test/**/*.test.ts'];
+const files = args.length > 0 ? args : ['test/**/*.test.ts', 'examples/*/test/*.test.ts'];
 const adminUrl = process.env.PLUGHOST_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 interface Result { name: string; passed: number; failed: number; code: number }

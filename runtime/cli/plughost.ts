@@ -2,6 +2,7 @@
 // The `plughost` command line. Each command lives in its own file; this one only wires them.
 import { Command, CommanderError } from 'commander';
 import { devCommand } from './dev.ts';
+import { initCommand } from './init.ts';
 import { installCommand } from './install.ts';
 import { messagesCommand } from './messages.ts';
 import { publishCommand } from './publish.ts';
@@ -15,6 +16,7 @@ const program = new Command('plughost')
   .exitOverride();
 
 serveCommand(program);
+initCommand(program);
 devCommand(program);
 publishCommand(program);
 installCommand(program);

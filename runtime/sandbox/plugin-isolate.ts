@@ -237,7 +237,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
     loaded ??= (async () => {
       const files: Record<string, string> = {};
       for (const [p, bytes] of plugin.files) if (TEXT_FILE.test(p)) files[p] = Buffer.from(bytes).toString('utf8');
-      const context = { workspaceId: plugin.workspaceId, installationId: plugin.installationId, namespace: plugin.namespace };
+      const context = { workspaceId: plugin.workspaceId, installationId: plugin.installationId, namespace: plugin.namespace, iparams: plugin.iparams };
       const outcome = await start('init', { files, main: plugin.manifest.main, context }, timeoutMs).done;
       if (outcome.status !== 'succeeded') {
         const error = outcome.error?.code === 'PLUGIN_ERROR'

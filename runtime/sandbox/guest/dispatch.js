@@ -98,6 +98,7 @@ function exportsOf(file, what) {
 }
 
 function dispatch(id, kind, payloadJson, offset) {
+  const outer = current;
   current = id;
   if (typeof offset === 'number') clockOffset = offset;
   const payload = jsonParse(payloadJson);
@@ -132,8 +133,13 @@ function dispatch(id, kind, payloadJson, offset) {
       return handler.call(mod, payload.payload);
     });
   } else if (kind === 'service') {
-    // Synchronous: the answer is this call's return value, not a settle message.
-    return runService(payload);
+    // Synchronous: the answer is this call's return value, not a settle message. It may come
+    // back into this isolate while its own O.service call waits: hand `current` back after.
+    try {
+      return runService(payload);
+    } finally {
+      current = outer;
+    }
   } else if (kind === 'hook') {
     runSettling(id, () => runHook(payload.hook, payload.response, payload.args));
   } else {
