@@ -60,9 +60,8 @@ export function createAuth(store: Store, now: () => number) {
      */
     async ensureOperatorToken(configured: string | undefined): Promise<string | undefined> {
       if (configured) {
-        if (!(await store.tokens.findByHash(hashToken(configured)))) {
-          await store.tokens.insert({ id: newId('tok'), tokenHash: hashToken(configured), kind: 'operator', workspaceId: null, createdAt: now() });
-        }
+        // Several hosts of a cluster may start at once with the same token: the first insert wins.
+        await store.tokens.insertIfAbsent({ id: newId('tok'), tokenHash: hashToken(configured), kind: 'operator', workspaceId: null, createdAt: now() });
         return undefined;
       }
       if ((await store.tokens.countOperator()) > 0) return undefined;

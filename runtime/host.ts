@@ -129,9 +129,16 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
       return false;
     };
     const routes = { auth, installations, executor, verifySignature };
+    const fire = createFire({ store, installations, executor, egress, webhooks, routes, now });
     const scheduler = createScheduler({
       store, clock, events, log,
-      fire: createFire({ store, installations, executor, egress, webhooks, routes, now }),
+      fire: async (s, o, attempt) => {
+        const result = await fire(s, o, attempt);
+        // The ledger will say this occurrence finished: its run must be written first, so a
+        // process killed right after cannot leave a finished occurrence without its run.
+        await recorder.flush();
+        return result;
+      },
       options: { ...options.schedules, leaseMs: options.sandbox.maxTimeoutMs + options.schedules.leaseMarginMs },
     });
     wakeScheduler = () => void scheduler.wake();

@@ -68,8 +68,10 @@ export function isUniqueViolation(err: unknown): boolean {
 
 /** True when `err` means the database itself is unreachable (not a bad query). */
 export function isConnectionError(err: unknown): boolean {
-  const e = err as { code?: string; name?: string } | null;
+  const e = err as { code?: string; name?: string; message?: string } | null;
   if (!e) return false;
-  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08006', '08001', 'SQLITE_CANTOPEN']
-    .includes(e.code ?? '') || e.name === 'KnexTimeoutError';
+  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', 'SQLITE_CANTOPEN']
+    .includes(e.code ?? '') || e.name === 'KnexTimeoutError'
+    // node-postgres gives these no code.
+    || /Connection terminated|Connection ended unexpectedly|not queryable|connection error/i.test(e.message ?? '');
 }

@@ -1,6 +1,7 @@
 // The store: one knex instance and the per-table modules over it. SQLite by default,
 // PostgreSQL when a database URL is given; callers never see which.
 import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
 import { PlughostError } from '../errors.ts';
 import { dialectOf, knexConfig, type DialectName, type StoreLocation } from './dialect.ts';
 import { auditTable } from './audit.ts';
@@ -46,11 +47,32 @@ export interface Store extends ReturnType<typeof tables> {
   close(): Promise<void>;
 }
 
+/**
+ * Brings the schema up to date. On PostgreSQL several hosts may start at once on an empty
+ * database: an advisory lock, held on a connection of its own, lets one of them migrate while
+ * the others wait, since neither CREATE SCHEMA IF NOT EXISTS nor knex's own bookkeeping tables
+ * are safe to create concurrently.
+ */
+async function migrate(db: Knex, location: StoreLocation): Promise<void> {
+  if (!location.databaseUrl) {
+    await db.migrate.latest({ migrationSource });
+    return;
+  }
+  const lock = new pg.Client({ connectionString: location.databaseUrl });
+  await lock.connect();
+  try {
+    await lock.query('SELECT pg_advisory_lock(hashtext($1))', [`plughost-migrate:${location.schema ?? 'public'}`]);
+    if (location.schema) await lock.query(`CREATE SCHEMA IF NOT EXISTS "${location.schema.replace(/"/g, '""')}"`);
+    await db.migrate.latest({ migrationSource });
+  } finally {
+    await lock.end(); // ending the session releases the lock
+  }
+}
+
 export async function createStore(location: StoreLocation): Promise<Store> {
   const db = knexFactory(knexConfig(location));
   try {
-    if (location.schema && location.databaseUrl) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [location.schema]);
-    await db.migrate.latest({ migrationSource });
+    await migrate(db, location);
   } catch (err) {
     await db.destroy();
     throw new PlughostError('STORE_UNAVAILABLE', `cannot open the store: ${(err as Error).message}`, { cause: err });

@@ -14,6 +14,10 @@ export function tokensTable(db: Knex) {
     async insert(t: TokenRecord): Promise<void> {
       await db('tokens').insert({ id: t.id, token_hash: t.tokenHash, kind: t.kind, workspace_id: t.workspaceId, created_at: t.createdAt });
     },
+    async insertIfAbsent(t: TokenRecord): Promise<void> {
+      await db('tokens').insert({ id: t.id, token_hash: t.tokenHash, kind: t.kind, workspace_id: t.workspaceId, created_at: t.createdAt })
+        .onConflict('token_hash').ignore();
+    },
     async findByHash(tokenHash: string): Promise<TokenRecord | undefined> {
       const row = await db('tokens').where({ token_hash: tokenHash }).first();
       return row ? toToken(row) : undefined;

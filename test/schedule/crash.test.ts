@@ -11,10 +11,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import knexFactory from 'knex';
 import { defaults } from '../../runtime/options.ts';
 import { startStub, type RecordedRequest, type StubServer } from '../helpers/stub-server.ts';
-import { startHostChild, within, type HostChild } from './fixtures/crash-child.ts';
+import { openLedger, startHostChild, within, type HostChild } from './fixtures/crash-child.ts';
 
 const DUE = Date.parse('2030-01-01T01:00:00Z');
 const START = Date.parse('2030-01-01T00:00:00Z');
@@ -187,7 +186,7 @@ test('a run killed with SIGKILL mid-flight is re-run once after its lease, with 
 
   // Clean shutdown of host 2, then read the SQLite file itself.
   await host2.close();
-  const db = knexFactory({ client: 'sqlite3', connection: { filename: path.join(dataDir, 'plughost.sqlite') }, useNullAsDefault: true });
+  const db = openLedger(dataDir); // the SQLite file, or the PostgreSQL schema of this data dir
   try {
     const rows = await db('occurrences').where({ schedule_id: webhookId });
     assert.equal(rows.length, 1, `the SQLite ledger holds one occurrence: ${JSON.stringify(rows)}`);
