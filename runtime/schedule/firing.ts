@@ -14,7 +14,8 @@ import { nextAfter } from './recurrence.ts';
 import type { Fire, FireResult } from './scheduler.ts';
 import { signatureHeader } from './signature.ts';
 import type { WebhookSpec, Webhooks } from './webhooks.ts';
-import { formatInZone, instantToWall, wallFields } from './zoned-time.ts';
+import { hookArguments, scheduledEventPayload } from './payloads.ts';
+import { formatInZone } from './zoned-time.ts';
 
 export interface FireDeps {
   store: Store;
@@ -105,10 +106,7 @@ export function createFire(deps: FireDeps): Fire {
       const run = executor.record(s.workspaceId, meta, { status: 'failed', startedAt: now(), durationMs: 0, httpStatus: null, log: message, error: { code: 'PLUGIN_NO_HANDLER', message } });
       return { ok: false, runId: run.id, error: message, noRetry: true };
     }
-    const payload = {
-      account_id: s.workspaceId, event: 'onScheduledEvent', region: 'US', timestamp: o.dueAt, domain: `${s.workspaceId}.plughost.local`,
-      data: spec.data, iparams: plugin.iparams, idempotencyKey: o.idempotencyKey, schedule: { name: spec.name },
-    };
+    const payload = scheduledEventPayload(s.workspaceId, plugin.iparams, { timestamp: o.dueAt, data: spec.data, name: spec.name, idempotencyKey: o.idempotencyKey });
     const { run, outcome } = await executor.run(plugin, { kind: 'event', payload: { handler, event: 'onScheduledEvent', payload } }, meta);
     return fromOutcome(run.id, outcome);
   };
@@ -116,10 +114,7 @@ export function createFire(deps: FireDeps): Fire {
   const hook = async (s: Schedule, o: Occurrence, meta: RunMeta): Promise<FireResult> => {
     const plugin = await pluginOf(s);
     if (!plugin) return { ok: false, runId: null, error: 'the installation is gone or inactive', noRetry: true };
-    const tz = (s.recurrence as { timezone: string }).timezone;
-    const wall = instantToWall(o.dueAt, tz);
-    const f = wallFields(wall);
-    const args = [f.year, f.month - 1, f.day, f.hour, new Date(wall).getUTCDay()];
+    const args = hookArguments(o.dueAt, (s.recurrence as { timezone: string }).timezone);
     const { run, outcome } = await executor.run(plugin, { kind: 'hook', payload: { hook: s.name, args, response: { idempotencyKey: o.idempotencyKey } } }, meta);
     return fromOutcome(run.id, outcome);
   };

@@ -8,10 +8,10 @@ import { z } from 'zod';
 import { PlughostError } from '../../errors.ts';
 import { newId } from '../../ids.ts';
 import { SCHEDULE_HOOKS } from '../../schedule/hooks.ts';
-import { instantToWall, wallFields } from '../../schedule/zoned-time.ts';
 import type { ApiDeps, ApiRouter } from '../admin-api.ts';
 import { workspaceAccess } from '../admin-api.ts';
 import { jsonBody, validate } from '../body.ts';
+import { hookArguments, scheduledEventPayload } from '../../schedule/payloads.ts';
 
 const AT_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-](\d{2}):?(\d{2}))$/;
 
@@ -42,24 +42,6 @@ const eventInput = z.object({
   name: z.string().min(1).max(128).optional(),
 }).strict();
 const hookInput = z.object({ at }).strict();
-
-/**
- * The payload a Freshworks `onScheduledEvent` handler receives (as `runtime/schedule/firing.ts`
- * builds it for a scheduled firing).
- */
-export function scheduledEventPayload(workspaceId: string, iparams: Record<string, unknown>, o: { timestamp: number; data: unknown; name: string; idempotencyKey: string }) {
-  return {
-    account_id: workspaceId, event: 'onScheduledEvent', region: 'US', timestamp: o.timestamp, domain: `${workspaceId}.plughost.local`,
-    data: o.data, iparams, idempotencyKey: o.idempotencyKey, schedule: { name: o.name },
-  };
-}
-
-/** A Haplo schedule hook's arguments after `response`: (year, month0to11, dayOfMonth, hour, dayOfWeek) of `instant` in `timezone`. */
-export function hookArguments(instant: number, timezone: string): number[] {
-  const wall = instantToWall(instant, timezone);
-  const f = wallFields(wall);
-  return [f.year, f.month - 1, f.day, f.hour, new Date(wall).getUTCDay()];
-}
 
 export function triggerRoutes(router: ApiRouter, deps: ApiDeps) {
   const { auth, store, installations, executor, clock, options } = deps;
