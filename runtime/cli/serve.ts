@@ -40,6 +40,7 @@ export function serveCommand(program: Command): void {
         await host.start();
         const base = url.replace('127.0.0.1', 'localhost');
         say(`listening on ${base}`);
+        say(`admin UI:   ${base}/admin (sign in with the operator token)`);
         say(`admin API:  ${base}/api/v1 (health: ${base}/healthz)`);
         if (options.demo) say(`demo:       ${base}/workspaces/demo/…`);
         if (host.generatedOperatorToken) {
