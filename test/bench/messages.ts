@@ -14,17 +14,14 @@
 // `measureMessages()` runs both; `measureAdd()` and `measurePollMark()` take a bench host from
 // `startMessagesHost()`; `formatMessages()` prints the table. `messages-smoke.test.ts` keeps it
 // from rotting.
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import { createHost, type Host } from '../../runtime/host.ts';
-import { createLogger } from '../../runtime/logger.ts';
-import { resolveOptions } from '../../runtime/options.ts';
+import type { Host } from '../../runtime/host.ts';
 import type { SandboxPlugin } from '../../runtime/sandbox/types.ts';
+import { startTempHost } from './servers.ts';
 import { coefficientOfVariation, median, round2 } from './stats.ts';
 
 export const MESSAGES_GOALS = {
@@ -44,27 +41,11 @@ export interface MessagesHost {
 }
 
 /** A whole host (no HTTP, no scheduler) on a fresh temp SQLite data dir with one workspace. */
-export async function startMessagesHost(): Promise<MessagesHost> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-bench-messages-'));
-  // An empty environment: the bench always runs on SQLite with default limits.
-  const options = resolveOptions({ data: dataDir, port: 0, operatorToken: 'bench-operator-token-0123456789' }, {});
-  let host: Host | undefined;
-  try {
-    host = await createHost(options, { logger: createLogger('silent') });
+export function startMessagesHost(): Promise<MessagesHost> {
+  return startTempHost('plughost-bench-messages-', async (host) => {
     await host.workspaces.create({ id: WS, name: WS });
-    const h = host;
-    return {
-      host: h, db: h.store.db,
-      async close() {
-        await h.close();
-        fs.rmSync(dataDir, { recursive: true, force: true });
-      },
-    };
-  } catch (err) {
-    await host?.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    throw err;
-  }
+    return { db: host.store.db };
+  });
 }
 
 /** Rows of a knex.raw result on either dialect. */

@@ -3,18 +3,15 @@
 // trivial plugin that has both a route (for scheduled webhooks, called in-process) and an
 // `onScheduledEvent` handler (for plugin schedules), and a bulk insert of schedules through
 // `host.store.schedules.insert` inside one transaction.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Clock } from '../../runtime/clock.ts';
-import { createHost, type Host } from '../../runtime/host.ts';
+import type { Host } from '../../runtime/host.ts';
 import { newId } from '../../runtime/ids.ts';
-import { createLogger } from '../../runtime/logger.ts';
-import { resolveOptions, type HostOptions } from '../../runtime/options.ts';
+import type { HostOptions } from '../../runtime/options.ts';
 import { packFiles } from '../../runtime/packages/pack.ts';
 import { webhookRecurrence, type WebhookSpec } from '../../runtime/schedule/webhooks.ts';
 import { formatInZone, instantToWall } from '../../runtime/schedule/zoned-time.ts';
 import type { Schedule } from '../../runtime/store/schedules.ts';
+import { startTempHost } from './servers.ts';
 
 export const SCHED_PLUGIN = 'bench-sched';
 export const SCHED_NAMESPACE = 'benchsched';
@@ -50,13 +47,8 @@ export interface SchedBenchHost {
   close(): Promise<void>;
 }
 
-export async function startSchedBenchHost(opts: { clock?: Clock; workspaces?: number; schedules?: Partial<HostOptions['schedules']> } = {}): Promise<SchedBenchHost> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-sched-bench-'));
-  const base = resolveOptions({ data: dataDir, port: 0, operatorToken: 'bench-operator-token-0123456789' }, {});
-  const options: HostOptions = { ...base, schedules: { ...base.schedules, ...opts.schedules } };
-  let host: Host | undefined;
-  try {
-    host = await createHost(options, { logger: createLogger('silent'), ...(opts.clock ? { clock: opts.clock } : {}) });
+export function startSchedBenchHost(opts: { clock?: Clock; workspaces?: number; schedules?: Partial<HostOptions['schedules']> } = {}): Promise<SchedBenchHost> {
+  return startTempHost('plughost-sched-bench-', async (host) => {
     const files = new Map<string, Uint8Array>();
     for (const [name, text] of Object.entries(schedPluginFiles)) files.set(name, Buffer.from(text));
     await host.registry.publish(await packFiles(files), 'gzip');
@@ -71,19 +63,8 @@ export async function startSchedBenchHost(opts: { clock?: Clock; workspaces?: nu
     const probe = await host.webhooks.create('bench0', { url: routeOf('bench0'), frequency: 'daily', start: '2099-01-01 00:00:00', timezone: 'UTC', isActive: false });
     const webhookSecret = (await host.store.schedules.get(probe.id))!.secret!;
     await host.store.schedules.delete(probe.id);
-    const h = host;
-    return {
-      host: h, dataDir, installations, webhookSecret,
-      async close() {
-        await h.close();
-        fs.rmSync(dataDir, { recursive: true, force: true });
-      },
-    };
-  } catch (err) {
-    await host?.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    throw err;
-  }
+    return { installations, webhookSecret };
+  }, { ...(opts.schedules ? { schedules: opts.schedules } : {}), deps: opts.clock ? { clock: opts.clock } : {} });
 }
 
 export const routeOf = (workspaceId: string) => `/workspaces/${workspaceId}/${SCHED_NAMESPACE}/${SCHED_ROUTE}`;

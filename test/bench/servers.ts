@@ -8,9 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { createHost, type Host } from '../../runtime/host.ts';
+import { createHost, type Host, type HostDeps } from '../../runtime/host.ts';
 import { createLogger } from '../../runtime/logger.ts';
-import { resolveOptions } from '../../runtime/options.ts';
+import { resolveOptions, type HostOptions } from '../../runtime/options.ts';
 import { packFiles } from '../../runtime/packages/pack.ts';
 
 export const BENCH_PLUGIN = 'bench-route';
@@ -41,21 +41,26 @@ export interface BenchHost {
   close(): Promise<void>;
 }
 
-/** A whole host on a fresh temp data dir, with the bench plugin published (not installed). */
-export async function startBenchHost(): Promise<BenchHost> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-bench-'));
+/**
+ * A whole host on a fresh temp SQLite data dir (default limits, silent log), prepared by
+ * `setup`; `close()` stops it and removes the dir. Every bench host starts here.
+ */
+export async function startTempHost<T extends object>(
+  prefix: string,
+  setup: (host: Host, dataDir: string) => Promise<T>,
+  opts: { schedules?: Partial<HostOptions['schedules']>; deps?: HostDeps } = {},
+): Promise<T & { host: Host; dataDir: string; close(): Promise<void> }> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   // An empty environment: the bench always runs on SQLite with default limits.
-  const options = resolveOptions({ data: dataDir, port: 0, operatorToken: 'bench-operator-token-0123456789' }, {});
+  const base = resolveOptions({ data: dataDir, port: 0, operatorToken: 'bench-operator-token-0123456789' }, {});
+  const options: HostOptions = { ...base, schedules: { ...base.schedules, ...opts.schedules } };
   let host: Host | undefined;
   try {
-    host = await createHost(options, { logger: createLogger('silent') });
-    const url = await host.listen(0, '127.0.0.1');
-    const files = new Map<string, Uint8Array>();
-    for (const [name, text] of Object.entries(benchPluginFiles)) files.set(name, Buffer.from(text));
-    await host.registry.publish(await packFiles(files), 'gzip');
+    host = await createHost(options, { logger: createLogger('silent'), ...opts.deps });
     const h = host;
+    const extra = await setup(h, dataDir);
     return {
-      host: h, url,
+      ...extra, host: h, dataDir,
       async close() {
         await h.close();
         fs.rmSync(dataDir, { recursive: true, force: true });
@@ -66,6 +71,17 @@ export async function startBenchHost(): Promise<BenchHost> {
     fs.rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** A whole host on a fresh temp data dir, with the bench plugin published (not installed). */
+export function startBenchHost(): Promise<BenchHost> {
+  return startTempHost('plughost-bench-', async (host) => {
+    const url = await host.listen(0, '127.0.0.1');
+    const files = new Map<string, Uint8Array>();
+    for (const [name, text] of Object.entries(benchPluginFiles)) files.set(name, Buffer.from(text));
+    await host.registry.publish(await packFiles(files), 'gzip');
+    return { url };
+  });
 }
 
 /** Installs the bench plugin into a new workspace through the host's service API. */
