@@ -8,6 +8,10 @@ import type { Sandbox } from './sandbox/sandbox.ts';
 import type { InvocationOutcome, InvokeRequest, SandboxPlugin } from './sandbox/types.ts';
 import type { Run, RunKind, RunTrigger } from './store/runs.ts';
 
+/** Records a run that did not go through the sandbox (an outside webhook, a message send). */
+export type RunSink = (workspaceId: string, meta: RunMeta & { installationId?: string | null }, result: RunResult) => Run;
+export interface RunResult { status: Run['status']; startedAt: number; durationMs: number; httpStatus: number | null; log: string; error: Run['error'] }
+
 export interface RunMeta {
   /** Chosen by the caller when it must name the run before it ends (the x-plughost-run header). */
   runId?: string;
@@ -17,6 +21,16 @@ export interface RunMeta {
   scheduleId?: string | null;
   idempotencyKey?: string | null;
   attempt?: number;
+}
+
+/** Most bytes of an error response kept on its run, so a failed run says why. */
+export const ERROR_EXCERPT_BYTES = 500;
+
+/** The start of an answer's body as one line of text (an error reply's reason), or '' when empty. */
+export function bodyExcerpt(body: Uint8Array | undefined): string {
+  if (!body || body.byteLength === 0) return '';
+  const text = Buffer.from(body.buffer, body.byteOffset, Math.min(body.byteLength, ERROR_EXCERPT_BYTES)).toString('utf8').replace(/\s+/g, ' ').trim();
+  return body.byteLength > ERROR_EXCERPT_BYTES ? `${text}…` : text;
 }
 
 export interface ExecutorDeps { sandbox: Sandbox; recorder: RunRecorder; events: HostEvents; metrics: Metrics; now: () => number }
@@ -37,15 +51,15 @@ export function createExecutor(deps: ExecutorDeps) {
     },
 
     /** Records a run that did not go through the sandbox (a webhook POSTed to an outside URL). */
-    record(workspaceId: string, meta: RunMeta, result: { status: Run['status']; startedAt: number; durationMs: number; httpStatus: number | null; log: string; error: Run['error'] }): Run {
+    record: ((workspaceId, meta, result) => {
       const run: Run = {
-        id: newId('run'), workspaceId, installationId: null, kind: meta.kind, trigger: meta.trigger, target: meta.target, status: result.status,
+        id: meta.runId ?? newId('run'), workspaceId, installationId: meta.installationId ?? null, kind: meta.kind, trigger: meta.trigger, target: meta.target, status: result.status,
         scheduleId: meta.scheduleId ?? null, idempotencyKey: meta.idempotencyKey ?? null, attempt: meta.attempt ?? 1, httpStatus: result.httpStatus,
         startedAt: result.startedAt, finishedAt: result.startedAt + result.durationMs, durationMs: result.durationMs, log: result.log, error: result.error,
       };
       finish(run);
       return run;
-    },
+    }) as RunSink,
 
     async run(plugin: SandboxPlugin, request: InvokeRequest, meta: RunMeta): Promise<{ run: Run; outcome: InvocationOutcome }> {
       const startedAt = deps.now();
@@ -60,9 +74,16 @@ export function createExecutor(deps: ExecutorDeps) {
           status: 'failed', error: { code: 'INTERNAL', message: (err as Error).message }, log: '', startedAt: Date.now(), durationMs: 0,
         };
       }
+      const answered = outcome.response;
+      if (answered && answered.status >= 400) {
+        // An error reply's body is the plugin's reason: keep its start on the run.
+        const excerpt = bodyExcerpt(answered.body);
+        if (excerpt) outcome = { ...outcome, log: `${outcome.log}${outcome.log && !outcome.log.endsWith('\n') ? '\n' : ''}[host] answered ${answered.status}: ${excerpt}\n` };
+      }
       // A scheduled webhook's call succeeds on a 2xx only, whichever way it reached the route.
-      if (meta.kind === 'webhook' && outcome.response && (outcome.response.status < 200 || outcome.response.status >= 300)) {
-        outcome = { ...outcome, status: 'failed', error: outcome.error ?? { code: 'WEBHOOK_FAILED', message: `the route answered ${outcome.response.status}` } };
+      if (meta.kind === 'webhook' && answered && (answered.status < 200 || answered.status >= 300)) {
+        const excerpt = bodyExcerpt(answered.body);
+        outcome = { ...outcome, status: 'failed', error: outcome.error ?? { code: 'WEBHOOK_FAILED', message: `the route answered ${answered.status}${excerpt ? `: ${excerpt}` : ''}` } };
       }
       const run: Run = {
         id, workspaceId: plugin.workspaceId, installationId: plugin.installationId, kind: meta.kind, trigger: meta.trigger,

@@ -4,6 +4,7 @@
 // unsent messages with a token that marks exactly those. Formatting and the HTTP request are
 // the plugins' `write-messages:GROUP` and `setup-http-request:GROUP` services.
 import type { EgressClient } from '../egress/index.ts';
+import { bodyExcerpt, type RunSink } from '../executor.ts';
 import { PlughostError } from '../errors.ts';
 import { newId, newToken } from '../ids.ts';
 import { hashToken } from '../secrets.ts';
@@ -24,6 +25,8 @@ export interface IntegrationMessagesDeps {
   registry: () => ServiceRegistry;
   /** How long the host waits for plugin formatters and the POST. */
   timeoutMs: number;
+  /** Where each send's run goes (kind `send`); bound late, as the executor comes after this. */
+  runs?: () => RunSink | undefined;
 }
 
 export function checkGroup(group: unknown): string {
@@ -67,6 +70,9 @@ export function createIntegrationMessages(deps: IntegrationMessagesDeps) {
     const messages = await store.messages.claimBatch(workspaceId, group, batchId, now(), now() + deps.timeoutMs * 2, SEND_BATCH);
     if (messages.length === 0) return { sent: 0 };
     let delivered = false;
+    const startedAt = now();
+    const lines = [`${messages.length} message(s) of ${group}: ids ${messages.map((m) => m.id).join(', ')}`.slice(0, 4000)];
+    const result: { installationId: string | null; httpStatus: number | null; error: { code: string; message: string } | null } = { installationId: null, httpStatus: null, error: null };
     try {
       const token = tokenFor(messages.map((m) => m.id));
       const { body, contentType } = await format(workspaceId, group, messages, token, deadline, log, call);
@@ -78,18 +84,23 @@ export function createIntegrationMessages(deps: IntegrationMessagesDeps) {
         throw new PlughostError('SEND_FAILED', setup && !setup.result.ok ? `setup-http-request:${group} failed: ${setup.result.error?.message}`
           : `no installation sets up the HTTP request for queue ${group}: implement ${SERVICE}:setup-http-request:${group}`);
       }
+      result.installationId = setup.installationId;
       const plugin = await store.installations.byId(setup.installationId);
       const manifest = plugin ? (await store.pluginVersions.get(plugin.pluginName, plugin.pluginVersion))?.manifest : undefined;
       const res = await egress.request(
         { url: request.url, method: request.method || 'POST', headers: { 'content-type': contentType, ...request.headers }, body },
         { permittedHosts: manifest?.permissions.hosts ?? [], timeoutMs: Math.max(1, deadline - Date.now()) },
       );
+      result.httpStatus = res.status;
+      const excerpt = bodyExcerpt(res.body);
+      lines.push(`${request.method || 'POST'} ${new URL(request.url).origin}${new URL(request.url).pathname} → ${res.status}${excerpt ? `: ${excerpt}` : ''}`);
       if (res.status < 200 || res.status >= 300) throw new PlughostError('SEND_FAILED', `${request.method || 'POST'} ${new URL(request.url).origin} answered ${res.status}; the ${messages.length} message(s) stay unsent`);
       delivered = true;
       log('info', `sent ${messages.length} message(s) of ${group} → ${res.status}`);
       return { sent: messages.length };
     } catch (err) {
       const message = (err as Error).message;
+      result.error = { code: err instanceof PlughostError ? err.code : 'SEND_FAILED', message };
       await store.messages.recordSendOutcome(workspaceId, group, now(), message);
       if (err instanceof PlughostError) throw err;
       throw new PlughostError('SEND_FAILED', message, { cause: err });
@@ -97,6 +108,10 @@ export function createIntegrationMessages(deps: IntegrationMessagesDeps) {
       // Only a 2xx marks the batch sent; anything else puts it back, unsent, for the next send.
       await store.messages.finishBatch(batchId, delivered, now());
       if (delivered) await store.messages.recordSendOutcome(workspaceId, group, now(), null);
+      deps.runs?.()?.(workspaceId, { kind: 'send', trigger: waiting?.length ? 'http' : 'manual', target: `send ${group}`, installationId: result.installationId }, {
+        status: delivered ? 'succeeded' : 'failed', startedAt, durationMs: now() - startedAt, httpStatus: result.httpStatus,
+        log: lines.join('\n'), error: delivered ? null : result.error,
+      });
     }
   };
 

@@ -3,7 +3,6 @@
 // split out here so the caller can encrypt them; they are write-only from then on.
 
 import { PlughostError } from '../errors.ts';
-import type { PluginManifest } from './manifest.ts';
 
 export const IPARAM_TYPES = [
   'text', 'paragraph', 'number', 'email', 'url', 'phone_number',
@@ -123,7 +122,7 @@ function fail(problems: IparamProblem[]): never {
  * optional value. Throws INVALID_IPARAMS listing every problem by `iparams.<name>` path.
  */
 export function validateIparams(
-  manifest: Pick<PluginManifest, 'iparams'>,
+  manifest: { iparams: Record<string, IparamSpec> },
   input: unknown,
   options: ValidateIparamsOptions = {},
 ): ValidatedIparams {
@@ -172,7 +171,7 @@ export function validateIparams(
  * the secure ones that hold a value.
  */
 export function redactIparams(
-  manifest: Pick<PluginManifest, 'iparams'>,
+  manifest: { iparams: Record<string, IparamSpec> },
   values: Record<string, unknown>,
 ): { values: Record<string, unknown>; secureSet: string[] } {
   const shown: Record<string, unknown> = {};

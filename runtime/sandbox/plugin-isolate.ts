@@ -37,6 +37,8 @@ interface Invocation {
   started: boolean;
   onResponse?: ((response: RouteResponse) => void) | undefined;
   settled: { ok: boolean; value?: unknown; error?: { message?: string; stack?: string; code?: string; noRetry?: boolean } } | undefined;
+  /** The first promise the plugin rejected and left unhandled while this run was open. */
+  unhandled?: string;
   finish(outcome: Omit<InvocationOutcome, 'log' | 'startedAt' | 'durationMs'>): void;
   done: Promise<InvocationOutcome>;
 }
@@ -111,7 +113,12 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       else if (/timed out/i.test(message)) dispose('timeout');
       // The guest glue catches everything it runs, so what remains is a promise the plugin
       // rejected and nobody handled: worth a log line, not a dead isolate or a failed run.
-      else (inv && invocations.has(inv.id) ? inv.log : undefined)?.append('warn', `unhandled rejection: ${message}`);
+      // A route keeps the response it sent; an event or hook run (no response to judge it by)
+      // fails once it is over, since work the handler started went wrong after it returned.
+      else if (inv && invocations.has(inv.id)) {
+        inv.log.append('warn', `unhandled rejection: ${message}`);
+        if (inv.kind !== 'route') inv.unhandled ??= message;
+      }
     } finally {
       entries.splice(entries.indexOf(entry), 1);
       for (const inv of responded) inv.finish({ status: 'succeeded', response: inv.response! });
@@ -145,7 +152,9 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
   // An event run is over once its handler has settled and no host work it started is open.
   const checkQuiet = (inv: Invocation) => {
     if (inv.kind === 'route' || !inv.settled || inv.pendingOps.size > 0) return;
-    if (inv.settled.ok) inv.finish({ status: 'succeeded', value: inv.settled.value });
+    if (inv.settled.ok && inv.unhandled !== undefined) {
+      inv.finish({ status: 'failed', error: { code: 'PLUGIN_ERROR', message: `unhandled rejection after the handler returned: ${inv.unhandled.split('\n')[0]}` } });
+    } else if (inv.settled.ok) inv.finish({ status: 'succeeded', value: inv.settled.value });
     else inv.finish({ status: 'failed', error: pluginError(inv.settled.error, inv.kind) });
   };
 

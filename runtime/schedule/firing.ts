@@ -2,8 +2,10 @@
 // HTTP POST out), a plugin's `onScheduledEvent`, or a Haplo hook. Every attempt is a run in
 // the history, carrying the occurrence's idempotency key.
 import type { EgressClient } from '../egress/index.ts';
-import type { Executor, RunMeta } from '../executor.ts';
+import { bodyExcerpt, type Executor, type RunMeta } from '../executor.ts';
+import { isPlughostError } from '../errors.ts';
 import { queryObject } from '../http/body.ts';
+import { runHook, runScheduledEvent } from '../runs/handlers.ts';
 import type { Installations } from '../installations.ts';
 import { callRoute, type RouteCallDeps } from '../route-call.ts';
 import type { InvocationOutcome } from '../sandbox/types.ts';
@@ -14,7 +16,6 @@ import { nextAfter } from './recurrence.ts';
 import type { Fire, FireResult } from './scheduler.ts';
 import { signatureHeader } from './signature.ts';
 import type { WebhookSpec, Webhooks } from './webhooks.ts';
-import { hookArguments, scheduledEventPayload } from './payloads.ts';
 import { formatInZone } from './zoned-time.ts';
 
 export interface FireDeps {
@@ -76,12 +77,14 @@ export function createFire(deps: FireDeps): Fire {
       const target = new URL(spec.url);
       const res = await egress.request({ url: spec.url, method: 'POST', headers, body }, { permittedHosts: [target.host] });
       const ok = res.status >= 200 && res.status < 300;
+      const excerpt = ok ? '' : bodyExcerpt(res.body);
+      const reason = `the endpoint answered ${res.status}${excerpt ? `: ${excerpt}` : ''}`;
       const run = executor.record(s.workspaceId, { ...meta, target: `POST ${target.origin}${target.pathname}` }, {
         status: ok ? 'succeeded' : 'failed', startedAt: started, durationMs: now() - started, httpStatus: res.status,
-        log: `POST ${target.origin}${target.pathname} → ${res.status} ${res.statusText}`,
-        error: ok ? null : { code: 'WEBHOOK_FAILED', message: `the endpoint answered ${res.status}` },
+        log: `POST ${target.origin}${target.pathname} → ${res.status} ${res.statusText}${excerpt ? `\n${excerpt}` : ''}`,
+        error: ok ? null : { code: 'WEBHOOK_FAILED', message: reason },
       });
-      return { ok, runId: run.id, error: ok ? undefined : `the endpoint answered ${res.status}`, noRetry: res.headers['x-plughost-no-retry'] === 'true' };
+      return { ok, runId: run.id, error: ok ? undefined : reason, noRetry: res.headers['x-plughost-no-retry'] === 'true' };
     } catch (err) {
       const e = err as { code?: string; message: string };
       const run = executor.record(s.workspaceId, { ...meta, target: `POST ${spec.url}`.slice(0, 300) }, {
@@ -100,22 +103,23 @@ export function createFire(deps: FireDeps): Fire {
     const plugin = await pluginOf(s);
     if (!plugin) return { ok: false, runId: null, error: 'the installation is gone or inactive', noRetry: true };
     const spec = s.spec as { name: string; data: unknown };
-    const handler = plugin.manifest.events.onScheduledEvent?.handler;
-    if (!handler) {
-      const message = `plugin \`${plugin.manifest.name}\` declares no handler for onScheduledEvent; add events.onScheduledEvent.handler to plugin.json`;
-      const run = executor.record(s.workspaceId, meta, { status: 'failed', startedAt: now(), durationMs: 0, httpStatus: null, log: message, error: { code: 'PLUGIN_NO_HANDLER', message } });
-      return { ok: false, runId: run.id, error: message, noRetry: true };
+    try {
+      const { run, outcome } = await runScheduledEvent(executor, plugin, { timestamp: o.dueAt, data: spec.data, name: spec.name, idempotencyKey: o.idempotencyKey }, meta);
+      return fromOutcome(run.id, outcome);
+    } catch (err) {
+      if (!isPlughostError(err, 'PLUGIN_NO_HANDLER')) throw err;
+      // A failure before the sandbox is a run too, so the history says why nothing ran.
+      const run = executor.record(s.workspaceId, { ...meta, installationId: plugin.installationId }, {
+        status: 'failed', startedAt: now(), durationMs: 0, httpStatus: null, log: err.message, error: { code: err.code, message: err.message },
+      });
+      return { ok: false, runId: run.id, error: err.message, noRetry: true };
     }
-    const payload = scheduledEventPayload(s.workspaceId, plugin.iparams, { timestamp: o.dueAt, data: spec.data, name: spec.name, idempotencyKey: o.idempotencyKey });
-    const { run, outcome } = await executor.run(plugin, { kind: 'event', payload: { handler, event: 'onScheduledEvent', payload } }, meta);
-    return fromOutcome(run.id, outcome);
   };
 
   const hook = async (s: Schedule, o: Occurrence, meta: RunMeta): Promise<FireResult> => {
     const plugin = await pluginOf(s);
     if (!plugin) return { ok: false, runId: null, error: 'the installation is gone or inactive', noRetry: true };
-    const args = hookArguments(o.dueAt, (s.recurrence as { timezone: string }).timezone);
-    const { run, outcome } = await executor.run(plugin, { kind: 'hook', payload: { hook: s.name, args, response: { idempotencyKey: o.idempotencyKey } } }, meta);
+    const { run, outcome } = await runHook(executor, plugin, s.name!, o.dueAt, (s.recurrence as { timezone: string }).timezone, o.idempotencyKey, meta);
     return fromOutcome(run.id, outcome);
   };
 

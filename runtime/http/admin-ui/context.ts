@@ -7,7 +7,7 @@ import type { Principal } from '../../auth.ts';
 import { PlughostError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { Workspace } from '../../store/workspaces.ts';
-import type { ApiDeps } from '../admin-api.ts';
+import type { ApiDeps } from '../api-context.ts';
 import type { PageContext, Section } from './layout.ts';
 import type { Flash, Session, Sessions } from './session.ts';
 

@@ -7,7 +7,7 @@ import type { Context, Middleware, Next } from 'koa';
 import { PlughostError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import { isConnectionError } from '../../store/dialect.ts';
-import type { ApiDeps } from '../admin-api.ts';
+import type { ApiDeps } from '../api-context.ts';
 import { mediaType, readRaw } from '../body.ts';
 import { pageContext, readableError, seeOther, sendPage, type UiDeps, type UiState } from './context.ts';
 import { html } from './html.ts';

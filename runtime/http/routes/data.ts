@@ -1,8 +1,8 @@
 // The workspace data API over REST: forms, folders and records, the same implementation
 // `zn-http` reads from inside plugins.
 import type { Context } from 'koa';
-import type { ApiDeps, ApiRouter } from '../admin-api.ts';
-import { workspaceAccess } from '../admin-api.ts';
+import type { ApiDeps, ApiRouter } from '../api-context.ts';
+import { workspaceAccess } from '../api-context.ts';
 import { jsonBody, queryObject } from '../body.ts';
 
 export function dataRoutes(router: ApiRouter, deps: ApiDeps) {

@@ -1,8 +1,8 @@
 // Installations of plugins in a workspace: install, list, read, change, uninstall.
 import { z } from 'zod';
 import { parsePage } from '../../store/page.ts';
-import type { ApiDeps, ApiRouter } from '../admin-api.ts';
-import { workspaceAccess } from '../admin-api.ts';
+import type { ApiDeps, ApiRouter } from '../api-context.ts';
+import { workspaceAccess } from '../api-context.ts';
 import { jsonBody, validate } from '../body.ts';
 
 const iparams = z.record(z.string().max(100), z.unknown());

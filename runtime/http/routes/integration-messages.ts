@@ -4,8 +4,8 @@ import { z } from 'zod';
 import type { Principal } from '../../auth.ts';
 import { PlughostError } from '../../errors.ts';
 import { checkGroup } from '../../haplo/integration-messages.ts';
-import type { ApiDeps, ApiRouter } from '../admin-api.ts';
-import { workspaceAccess } from '../admin-api.ts';
+import type { ApiDeps, ApiRouter } from '../api-context.ts';
+import { workspaceAccess } from '../api-context.ts';
 import { jsonBody, validate } from '../body.ts';
 
 const addInput = z.object({ data: z.record(z.string(), z.unknown()) }).strict();

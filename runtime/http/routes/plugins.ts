@@ -1,7 +1,7 @@
 // The plugin registry: publish a package (zip or tar.gz body), list plugins and versions.
 import { PlughostError } from '../../errors.ts';
 import { parsePage } from '../../store/page.ts';
-import type { ApiDeps, ApiRouter } from '../admin-api.ts';
+import type { ApiDeps, ApiRouter } from '../api-context.ts';
 import { mediaType, readRaw } from '../body.ts';
 
 const KINDS: Record<string, 'zip' | 'gzip'> = {

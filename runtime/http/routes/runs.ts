@@ -1,10 +1,10 @@
 // Run history: filtered lists (newest first) and one run with its log.
 import { PlughostError } from '../../errors.ts';
 import { parsePage } from '../../store/page.ts';
-import type { ApiDeps, ApiRouter } from '../admin-api.ts';
-import { workspaceAccess } from '../admin-api.ts';
+import type { ApiDeps, ApiRouter } from '../api-context.ts';
+import { workspaceAccess } from '../api-context.ts';
 
-const KINDS = ['route', 'webhook', 'event', 'hook', 'service'];
+const KINDS = ['route', 'webhook', 'event', 'hook', 'service', 'send'];
 const STATUSES = ['running', 'succeeded', 'failed', 'timed-out'];
 
 function filterValue(value: unknown, name: string, allowed?: string[]): string | undefined {

@@ -8,10 +8,10 @@ import { z } from 'zod';
 import { PlughostError } from '../../errors.ts';
 import { newId } from '../../ids.ts';
 import { SCHEDULE_HOOKS } from '../../schedule/hooks.ts';
-import type { ApiDeps, ApiRouter } from '../admin-api.ts';
-import { workspaceAccess } from '../admin-api.ts';
+import type { ApiDeps, ApiRouter } from '../api-context.ts';
+import { workspaceAccess } from '../api-context.ts';
 import { jsonBody, validate } from '../body.ts';
-import { hookArguments, scheduledEventPayload } from '../../schedule/payloads.ts';
+import { runHook, runScheduledEvent } from '../../runs/handlers.ts';
 
 const AT_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-](\d{2}):?(\d{2}))$/;
 
@@ -68,19 +68,10 @@ export function triggerRoutes(router: ApiRouter, deps: ApiDeps) {
       throw new PlughostError('INVALID_BODY', `the body has 1 problem(s): data: ${message}`, { details: [{ path: 'data', message }] });
     }
     const { plugin } = await activePlugin(ctx.params.ws!, ctx.params.id!);
-    const handler = plugin.manifest.events.onScheduledEvent?.handler;
-    if (!handler) {
-      throw new PlughostError('PLUGIN_NO_HANDLER', `plugin \`${plugin.manifest.name}\` declares no handler for onScheduledEvent; add events.onScheduledEvent.handler to plugin.json`);
-    }
     const runId = newId('run');
-    const idempotencyKey = `${plugin.installationId}@manual-${runId}`;
-    const name = input.name ?? 'manual';
-    const payload = scheduledEventPayload(plugin.workspaceId, plugin.iparams, {
-      timestamp: input.at !== undefined ? parseInstant(input.at)! : clock.now(), data, name, idempotencyKey,
-    });
-    const { run } = await executor.run(plugin, { kind: 'event', payload: { handler, event: 'onScheduledEvent', payload } }, {
-      runId, kind: 'event', trigger: 'manual', target: `onScheduledEvent ${name}`, idempotencyKey,
-    });
+    const { run } = await runScheduledEvent(executor, plugin, {
+      timestamp: input.at !== undefined ? parseInstant(input.at)! : clock.now(), data, name: input.name ?? 'manual', idempotencyKey: `${plugin.installationId}@manual-${runId}`,
+    }, { runId, trigger: 'manual' });
     ctx.body = { run };
   });
 
@@ -98,11 +89,8 @@ export function triggerRoutes(router: ApiRouter, deps: ApiDeps) {
       throw new PlughostError('PLUGIN_NO_HANDLER', `plugin \`${plugin.manifest.name}\` registers no ${hook}; call P.hook('${hook}', function (response, year, month, dayOfMonth, hour, dayOfWeek) {…}) in ${plugin.manifest.main ?? 'its main module (plugin.json `main`)'}`);
     }
     const runId = newId('run');
-    const idempotencyKey = `${inst.id}@manual-${runId}`;
-    const args = hookArguments(input.at !== undefined ? parseInstant(input.at)! : clock.now(), workspace.timezone);
-    const { run } = await executor.run(plugin, { kind: 'hook', payload: { hook, args, response: { idempotencyKey } } }, {
-      runId, kind: 'hook', trigger: 'manual', target: hook, idempotencyKey,
-    });
+    const at = input.at !== undefined ? parseInstant(input.at)! : clock.now();
+    const { run } = await runHook(executor, plugin, hook, at, workspace.timezone, `${inst.id}@manual-${runId}`, { runId, trigger: 'manual' });
     ctx.body = { run };
   });
 }

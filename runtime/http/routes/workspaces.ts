@@ -2,8 +2,8 @@
 import { parsePage } from '../../store/page.ts';
 import type { Workspace } from '../../store/workspaces.ts';
 import { workspaceInput } from '../../workspaces.ts';
-import type { ApiDeps, ApiRouter } from '../admin-api.ts';
-import { workspaceAccess } from '../admin-api.ts';
+import type { ApiDeps, ApiRouter } from '../api-context.ts';
+import { workspaceAccess } from '../api-context.ts';
 import { jsonBody, validate } from '../body.ts';
 
 const view = (ws: Workspace) => ({ id: ws.id, name: ws.name, timezone: ws.timezone, createdAt: new Date(ws.createdAt).toISOString() });
