@@ -1,6 +1,11 @@
 // createHost: wires the store, sandbox, egress, registry, installations, executor and HTTP
-// app into one handle. `listen()` serves HTTP; `close()` releases everything in reverse
-// order of acquisition and is safe to call twice.
+// app into one handle. `listen()` serves HTTP; `close()` drains (no new connections or
+// occurrences; in-flight requests and runs get `drainMs`, then are cut), then releases
+// everything in reverse order of acquisition, and is safe to call twice.
+//
+// A configured operator token is stored here; a GENERATED one only by `ensureOperatorToken()`,
+// which `plughost serve` calls once the host serves, right before printing it: a start that
+// fails earlier (say the port is taken) stores no token nobody ever saw.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAuth } from './auth.ts';
@@ -11,7 +16,7 @@ import { HostEvents } from './events.ts';
 import { createCloneGuard } from './haplo/clone-guard.ts';
 import { createIntegrationMessages } from './haplo/integration-messages.ts';
 import { createServiceRegistry, type ServiceRegistry } from './haplo/services.ts';
-import { createExecutor } from './executor.ts';
+import { createExecutor, type Executor } from './executor.ts';
 import { createApp } from './http/app.ts';
 import { createInstallations } from './installations.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -70,7 +75,8 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     let wakeScheduler = () => {}; // bound once the scheduler exists; the ops below need it first
     let services: ServiceRegistry | undefined; // likewise: it needs the sandbox that needs it
     const cloneGuard = await createCloneGuard(store, options.dataDir);
-    const messages = createIntegrationMessages({ store, egress, cloneGuard, now, registry: () => services!, timeoutMs: options.sandbox.timeoutMs });
+    let executor: Executor | undefined; // likewise: sends record their runs through it
+    const messages = createIntegrationMessages({ store, egress, cloneGuard, now, registry: () => services!, timeoutMs: options.sandbox.timeoutMs, runs: () => executor?.record });
     const metrics = createMetrics({ warmIsolates: () => warmIsolates() });
     const sandbox = await createSandbox({
       ops: {
@@ -116,7 +122,7 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
       services?.invalidate(info.workspaceId);
       if (info.change === 'uninstalled') void store.messages.dropQueuesOf(info.installationId, []).catch((err) => log.warn({ err }, 'could not drop the queues of an uninstalled plugin'));
     });
-    const executor = createExecutor({ sandbox, recorder, events, metrics, now });
+    executor = createExecutor({ sandbox, recorder, events, metrics, now });
     const workspaces = createWorkspaces(store, now);
     const webhooks = createWebhooks({ store, secrets, now });
     const verifySignature = async (workspaceId: string, headers: Headers, rawBody: string) => {
@@ -143,40 +149,101 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     });
     wakeScheduler = () => void scheduler.wake();
     releases.push(() => scheduler.stop());
-    const generatedOperatorToken = await auth.ensureOperatorToken(options.operatorToken);
+    if (options.operatorToken) await auth.ensureOperatorToken(options.operatorToken);
+    let generatedOperatorToken: string | undefined;
     const app = createApp({ options, store, workspaces, registry: pluginRegistry, dataApi, recorder, log, metrics, webhooks, scheduler, clock, messages, cloneGuard, ...routes });
 
     let server: http.Server | undefined;
     let closing: Promise<void> | undefined;
+    /** Set by `listen`: stops taking connections and waits for in-flight requests (at most `drainMs`). */
+    let drainHttp: ((drainMs: number) => Promise<void>) | undefined;
 
     return {
       options, store, events, sandbox, registry: pluginRegistry, services: services!, messages, cloneGuard, installations, executor, auth, workspaces, dataApi, recorder, metrics, clock, log,
       webhooks, scheduler,
       /** Starts the scheduler (serving HTTP is `listen`). */
       start: () => scheduler.start(),
-      /** The operator token made on this start (first start only); print it once. */
-      generatedOperatorToken,
+      /** The operator token made by `ensureOperatorToken()` on this start (first start only); print it once. */
+      get generatedOperatorToken(): string | undefined { return generatedOperatorToken; },
+      /**
+       * With no operator token configured and none stored, generates one (stored hashed) and
+       * returns it, to be printed once. Call it only once the host serves (after `listen`).
+       */
+      async ensureOperatorToken(): Promise<string | undefined> {
+        if (!options.operatorToken && generatedOperatorToken === undefined) generatedOperatorToken = await auth.ensureOperatorToken(undefined);
+        return generatedOperatorToken;
+      },
       callback: () => app.callback(),
 
       /** Serves HTTP on `port` (0 for any free port); resolves with the base URL. */
       async listen(port = options.port, host = '0.0.0.0'): Promise<string> {
-        server = http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 120_000 }, app.callback());
+        const handle = app.callback();
+        /** Responses not yet finished (or aborted): the requests a drain waits for. */
+        const active = new Set<http.ServerResponse>();
+        let draining = false;
+        server = http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 120_000 }, (req, res) => {
+          active.add(res);
+          res.once('close', () => {
+            active.delete(res);
+            // Its socket may just have become idle: while draining, idle sockets are closed.
+            if (draining) setImmediate(() => s.closeIdleConnections());
+          });
+          // A request on a kept-alive socket during the drain is served, then its socket closed.
+          if (draining) noKeepAlive(res);
+          void handle(req, res);
+        });
         server.maxHeadersCount = options.http.maxHeaders;
         const s = server;
         await new Promise<void>((resolve, reject) => {
           s.once('error', reject);
           s.listen(port, host, () => { s.off('error', reject); resolve(); });
         });
-        releases.push(() => new Promise<void>((resolve) => {
-          s.close(() => resolve());
-          s.closeAllConnections();
-        }));
+        let drained: Promise<void> | undefined;
+        drainHttp = (drainMs) => drained ??= (async () => {
+          draining = true;
+          const started = Date.now();
+          const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+          for (const res of active) noKeepAlive(res);
+          s.closeIdleConnections();
+          const inFlight = active.size;
+          if (inFlight > 0) log.info({ inFlight, drainMs }, `draining: waiting for ${inFlight} in-flight request(s), at most ${drainMs} ms`);
+          let timer: NodeJS.Timeout | undefined;
+          const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), drainMs); });
+          const outcome = await Promise.race([closed.then(() => 'closed' as const), timedOut]);
+          clearTimeout(timer);
+          if (outcome === 'timeout') {
+            const cut = active.size;
+            log.warn({ cut, drainMs }, `drain timeout after ${drainMs} ms: cutting ${cut} in-flight request(s)`);
+            s.closeAllConnections();
+            await closed;
+          } else if (inFlight > 0) {
+            log.info({ inFlight, ms: Date.now() - started }, `drained ${inFlight} in-flight request(s) in ${Date.now() - started} ms`);
+          }
+        })();
+        releases.push(() => drainHttp!(0)); // after close() drained: done at once; else cuts now
         const address = s.address() as AddressInfo;
         return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
       },
 
-      close(): Promise<void> {
-        closing ??= release();
+      /**
+       * Shuts down: stops accepting connections and starting occurrences, lets in-flight HTTP
+       * requests and scheduled runs finish for at most `drainMs` (default `options.drainMs`),
+       * cuts what is left, then stops the scheduler, flushes the run recorder and closes the
+       * sandbox and the store. Safe to call twice (the second call waits for the first).
+       */
+      close({ drainMs = options.drainMs }: { drainMs?: number } = {}): Promise<void> {
+        closing ??= (async () => {
+          const deadline = Date.now() + drainMs;
+          const schedulerStopped = scheduler.stop().catch((err: unknown) => log.error({ err }, 'error while stopping the scheduler'));
+          await drainHttp?.(drainMs).catch((err: unknown) => log.error({ err }, 'error while draining HTTP'));
+          let timer: NodeJS.Timeout | undefined;
+          const left = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now())); });
+          if ((await Promise.race([schedulerStopped.then(() => 'stopped' as const), left])) === 'timeout') {
+            log.warn({ drainMs }, `drain timeout after ${drainMs} ms: scheduled runs still in flight are cut (their occurrences are retried after their lease)`);
+          }
+          clearTimeout(timer);
+          await release();
+        })();
         return closing;
       },
     };
@@ -187,3 +254,10 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
 }
 
 export type Host = Awaited<ReturnType<typeof createHost>>;
+
+/** The response closes its connection once sent (`connection: close`), unless its headers are out already. */
+function noKeepAlive(res: http.ServerResponse): void {
+  if (res.headersSent) return;
+  res.shouldKeepAlive = false; // survives Koa's error path, which removes every header set before
+  res.setHeader('connection', 'close');
+}

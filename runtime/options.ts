@@ -8,6 +8,8 @@ import { PlughostError } from './errors.ts';
 export const defaults = {
   port: 3000,
   dataDir: './data',
+  /** How long a shutdown lets in-flight HTTP requests and runs finish before cutting them. */
+  drainMs: 30_000,
   sandbox: {
     memoryMb: 64,
     timeoutMs: 20_000,
@@ -84,6 +86,8 @@ const rawOptions = z.object({
     .default(false),
   secretKey: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters (32 bytes)').optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Seconds (fractions allowed). */
+  drainTimeout: z.coerce.number().min(0).max(3600).default(defaults.drainMs / 1000),
 });
 
 export type RawOptions = z.input<typeof rawOptions>;
@@ -99,6 +103,8 @@ export interface HostOptions {
   /** Seals secure iparams; else `<data>/secret.key` (SQLite) or one kept in the database (PostgreSQL). */
   secretKey: string | undefined;
   logLevel: string;
+  /** Shutdown drain: how long in-flight requests and runs get before they are cut (ms). */
+  drainMs: number;
   sandbox: typeof defaults.sandbox;
   http: typeof defaults.http;
   egress: typeof defaults.egress;
@@ -116,6 +122,7 @@ const envNames: Record<keyof RawOptions, string> = {
   demo: 'PLUGHOST_DEMO',
   secretKey: 'PLUGHOST_SECRET_KEY',
   logLevel: 'PLUGHOST_LOG_LEVEL',
+  drainTimeout: 'PLUGHOST_DRAIN_TIMEOUT',
 };
 
 /** Flags (already parsed by the CLI) over environment over defaults. Throws INVALID_BODY-free usage errors. */
@@ -148,6 +155,7 @@ export function resolveOptions(
     demo: o.demo,
     secretKey: o.secretKey,
     logLevel: o.logLevel,
+    drainMs: Math.round(o.drainTimeout * 1000),
     sandbox: { ...defaults.sandbox, ...overrides.sandbox },
     http: { ...defaults.http, ...overrides.http },
     egress: { ...defaults.egress, ...overrides.egress },

@@ -10,6 +10,19 @@ import { scheduleCommand } from './schedule.ts';
 import { serveCommand } from './serve.ts';
 import { triggerCommand } from './trigger.ts';
 
+// Last-resort safety net: a stray promise rejection or exception must not end a serving host
+// (every in-flight request and run would be cut). Log it on stderr and keep going; the exit
+// code of a short command that then ends by itself is 1. These are bugs to fix where they start.
+const lastResort = (what: string) => (err: unknown) => {
+  const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  try {
+    process.stderr.write(`${JSON.stringify({ level: 50, time: new Date().toISOString(), msg: `${what} (kept running): ${text.split('\n')[0]}`, err: text })}\n`);
+  } catch { /* nothing left to report with */ }
+  process.exitCode = 1;
+};
+process.on('unhandledRejection', lastResort('unhandled promise rejection'));
+process.on('uncaughtException', lastResort('uncaught exception'));
+
 const program = new Command('plughost')
   .description('Self-hosted plugin host: Zengine services, Freshworks scheduled apps and Haplo integrations in V8 isolates')
   .showHelpAfterError(false)

@@ -1,4 +1,7 @@
-// `plughost serve`: runs the host until SIGTERM or SIGINT, then shuts down cleanly.
+// `plughost serve`: runs the host until SIGTERM or SIGINT, then shuts down gracefully: no new
+// connections, in-flight requests and runs get the drain timeout (--drain-timeout), then the
+// scheduler, run recorder, sandbox and store close. A second signal exits at once (code 130).
+// A generated operator token is made only once the host serves, and printed right then.
 import type { Command } from 'commander';
 import { seedDemo } from '../demo.ts';
 import { createHost } from '../host.ts';
@@ -14,22 +17,33 @@ export function serveCommand(program: Command): void {
     .option('--egress-allow <list>', 'comma list of private hosts or CIDRs plugins may reach (PLUGHOST_EGRESS_ALLOW)')
     .option('--egress-map <list>', 'comma list of host=baseURL to send a host\'s traffic elsewhere (PLUGHOST_EGRESS_MAP)')
     .option('--demo', 'seed the demo workspace on an empty store (PLUGHOST_DEMO)')
+    .option('--drain-timeout <seconds>', 'on SIGTERM/SIGINT, how long in-flight requests and runs may finish (PLUGHOST_DRAIN_TIMEOUT, default 30)')
     .action(async (flags: Record<string, string | boolean | undefined>) => {
       const options = resolveOptions({
         port: flags.port as string | undefined, data: flags.data as string | undefined, databaseUrl: flags.databaseUrl as string | undefined,
         operatorToken: flags.operatorToken as string | undefined, egressAllow: flags.egressAllow as string | undefined,
         egressMap: flags.egressMap as string | undefined, demo: flags.demo as boolean | undefined,
+        drainTimeout: flags.drainTimeout as string | undefined,
       });
       const say = (line: string) => process.stdout.write(`plughost: ${line}\n`);
       say(`opening the store (${options.databaseUrl ? 'PostgreSQL' : `SQLite in ${options.dataDir}`})…`);
       const host = await createHost(options);
       let stopping = false;
       const stop = async (signal: string) => {
-        if (stopping) return;
+        if (stopping) {
+          say(`${signal} again: exiting now, without waiting for the drain`);
+          process.exit(130);
+        }
         stopping = true;
-        say(`${signal}: shutting down…`);
-        await host.close();
-        say('stopped');
+        say(`${signal}: shutting down (in-flight requests and runs get up to ${options.drainMs / 1000} s; ${signal} again to exit now)…`);
+        const started = Date.now();
+        try {
+          await host.close({ drainMs: options.drainMs });
+        } catch (err) {
+          say(`error while shutting down: ${(err as Error).message}`);
+          process.exit(1);
+        }
+        say(`stopped (shutdown took ${Date.now() - started} ms)`);
         process.exit(0);
       };
       process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -43,8 +57,10 @@ export function serveCommand(program: Command): void {
         say(`admin UI:   ${base}/admin (sign in with the operator token)`);
         say(`admin API:  ${base}/api/v1 (health: ${base}/healthz)`);
         if (options.demo) say(`demo:       ${base}/workspaces/demo/…`);
-        if (host.generatedOperatorToken) {
-          say(`operator token (shown once; it is stored hashed): ${host.generatedOperatorToken}`);
+        // Only now that the host serves: a start that failed earlier leaves no unseen token behind.
+        const generated = await host.ensureOperatorToken();
+        if (generated) {
+          say(`operator token (shown once; it is stored hashed): ${generated}`);
         } else if (!options.operatorToken) {
           say('operator token: the one printed on first start (set PLUGHOST_OPERATOR_TOKEN to add another)');
         }
