@@ -50,13 +50,15 @@ export const errorCodes = {
   EGRESS_FAILED: { status: 502, doc: 'an outbound request failed (connection, too large, too slow)' },
   // host
   STORE_UNAVAILABLE: { status: 503, doc: 'the database cannot be reached' },
+  STORE_FULL: { status: 507, doc: 'the database (or the disk under it) is full: writes fail until space is freed' },
+  SCHEDULER_STALLED: { status: 503, doc: 'the scheduler started but has not completed a pass within 5 poll intervals' },
   INTERNAL: { status: 500, doc: 'an unexpected host error; the log has the cause' },
 } as const satisfies Record<string, { status: number; doc: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;
 
 /** 5xx codes whose messages are about the caller's own request, so the caller may read them. */
-const EXPOSED_5XX = new Set<string>(['EGRESS_FAILED', 'SEND_FAILED', 'WEBHOOK_FAILED', 'STORE_UNAVAILABLE']);
+const EXPOSED_5XX = new Set<string>(['EGRESS_FAILED', 'SEND_FAILED', 'WEBHOOK_FAILED', 'STORE_UNAVAILABLE', 'STORE_FULL', 'SCHEDULER_STALLED']);
 
 export interface PlughostErrorOptions {
   cause?: unknown;

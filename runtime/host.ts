@@ -77,7 +77,8 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     const cloneGuard = await createCloneGuard(store, options.dataDir);
     let executor: Executor | undefined; // likewise: sends record their runs through it
     const messages = createIntegrationMessages({ store, egress, cloneGuard, now, registry: () => services!, timeoutMs: options.sandbox.timeoutMs, runs: () => executor?.record });
-    const metrics = createMetrics({ warmIsolates: () => warmIsolates() });
+    // The getter is only called at scrape time, once the recorder exists.
+    const metrics = createMetrics({ warmIsolates: () => warmIsolates(), recorder: () => recorder.stats() });
     const sandbox = await createSandbox({
       ops: {
         ...sleepOps, ...httpOps(egress), ...dataOps(dataApi), ...kvOps(store.kv, options.kv, now),
@@ -98,7 +99,18 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     releases.push(() => sandbox.close());
     releases.push(() => messages.drain()); // sends record their outcome before the sandbox and store go
     warmIsolates = () => sandbox.stats().warm;
-    const recorder = createRunRecorder(store, { onError: (err) => log.error({ err }, 'could not record runs') });
+    let recorderLoggedAt = -Infinity; // a failing store is retried every few seconds: log it at most every 30 s
+    const recorder = createRunRecorder(store, {
+      onError: (err) => {
+        if (Date.now() - recorderLoggedAt < 30_000) return;
+        recorderLoggedAt = Date.now();
+        log.error({ err, backlog: recorder.stats().backlog }, 'could not record runs; they stay buffered and are retried');
+      },
+      onLost: (count, err) => {
+        metrics.runsLost.inc(count);
+        log.error({ err, count }, 'run records lost: the buffer bound was reached or the store refused them');
+      },
+    });
     releases.push(() => recorder.close());
 
     const auth = createAuth(store, now);

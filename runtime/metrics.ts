@@ -2,7 +2,13 @@
 // several hosts in one process, as in tests, do not collide).
 import client from 'prom-client';
 
-export function createMetrics(gauges: { warmIsolates: () => number }) {
+export interface MetricSources {
+  warmIsolates: () => number;
+  /** The run recorder's counts, for `plughost_run_recorder_backlog` (0 without it). */
+  recorder?: () => { backlog: number; lost: number };
+}
+
+export function createMetrics(gauges: MetricSources) {
   const registry = new client.Registry();
   const runs = new client.Counter({
     name: 'plughost_runs_total', help: 'Plugin runs by kind and final status', labelNames: ['kind', 'status'] as const, registers: [registry],
@@ -21,6 +27,14 @@ export function createMetrics(gauges: { warmIsolates: () => number }) {
     name: 'plughost_isolates_warm', help: 'Installations with a live isolate', registers: [registry],
     collect() { this.set(gauges.warmIsolates()); },
   });
-  return { registry, runs, runDuration, fatal, httpRequests };
+  /** Runs never written to the store; the host incs it from the recorder's onLost. */
+  const runsLost = new client.Counter({
+    name: 'plughost_runs_lost_total', help: 'Finished runs dropped without being written to the store (buffer bound, refused, or lost at shutdown)', registers: [registry],
+  });
+  new client.Gauge({
+    name: 'plughost_run_recorder_backlog', help: 'Finished runs buffered but not yet written to the store', registers: [registry],
+    collect() { this.set(gauges.recorder?.().backlog ?? 0); },
+  });
+  return { registry, runs, runDuration, fatal, httpRequests, runsLost };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -25,7 +25,7 @@ export function createApp(deps: AppDeps): Koa {
     deps.metrics.httpRequests.inc({ group, status: `${Math.floor(ctx.status / 100)}xx` });
   });
   app.use(errorMiddleware(deps.log));
-  app.use(healthRoutes(deps.store, deps.metrics));
+  app.use(healthRoutes({ store: deps.store, metrics: deps.metrics, recorder: deps.recorder, scheduler: deps.scheduler, now: () => deps.clock.now() }));
   app.use(pollApi({ store: deps.store, messages: deps.messages, maxBodyBytes: deps.options.http.maxBodyBytes }));
   const api = adminApi(deps);
   const apiRoutes = api.routes() as unknown as Koa.Middleware;

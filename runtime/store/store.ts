@@ -3,7 +3,7 @@
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { PlughostError } from '../errors.ts';
-import { dialectOf, knexConfig, type DialectName, type StoreLocation } from './dialect.ts';
+import { dialectOf, knexConfig, pgClientConfig, type DialectName, type StoreLocation } from './dialect.ts';
 import { auditTable } from './audit.ts';
 import { installationsTable } from './installations.ts';
 import { integrationMessagesTable } from './integration-messages.ts';
@@ -58,7 +58,12 @@ async function migrate(db: Knex, location: StoreLocation): Promise<void> {
     await db.migrate.latest({ migrationSource });
     return;
   }
-  const lock = new pg.Client({ connectionString: location.databaseUrl });
+  // The lock may be waited on for as long as another host migrates: no query or statement
+  // timeout here, but a bounded connect, keepalive, and an 'error' listener (a server that goes
+  // away under an idle client must not crash the process).
+  const { query_timeout: _q, statement_timeout: _s, ...settings } = pgClientConfig(location);
+  const lock = new pg.Client(settings);
+  lock.on('error', () => {});
   await lock.connect();
   try {
     await lock.query('SELECT pg_advisory_lock(hashtext($1))', [`plughost-migrate:${location.schema ?? 'public'}`]);

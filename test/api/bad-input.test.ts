@@ -268,12 +268,14 @@ test('every error answer is exactly {error: {code, message[, details]}} with cac
   assert.ok(boom.headers.get('x-plughost-run'));
 });
 
-test('GET /healthz answers {status: "ok", store: {...}} without a token', async () => {
+test('GET /healthz answers {status: "ok", store, scheduler, recorder} without a token', async () => {
   const res = await send(h, 'GET', '/healthz', { token: null });
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
   assert.equal(res.body.status, 'ok');
-  assert.deepEqual(Object.keys(res.body).sort(), ['status', 'store']);
+  assert.deepEqual(Object.keys(res.body).sort(), ['recorder', 'scheduler', 'status', 'store']);
+  assert.equal(res.body.scheduler.ok, true);
+  assert.deepEqual({ backlog: typeof res.body.recorder.backlog, lost: res.body.recorder.lost }, { backlog: 'number', lost: 0 });
   assert.equal(res.body.store.ok, true);
   assert.equal(res.body.store.dialect, h.host.store.dialect);
   assert.equal(typeof res.body.store.latencyMs, 'number');

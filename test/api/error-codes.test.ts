@@ -46,7 +46,7 @@ test('the statuses the SPEC and the API tests rely on', () => {
 
 // 5xx codes whose messages describe the caller's own request (an outbound call, a send, the
 // store being down) are shown to the caller; every other 5xx hides its message.
-const EXPOSED_5XX = ['EGRESS_FAILED', 'SEND_FAILED', 'WEBHOOK_FAILED', 'STORE_UNAVAILABLE'];
+const EXPOSED_5XX = ['EGRESS_FAILED', 'SEND_FAILED', 'WEBHOOK_FAILED', 'STORE_UNAVAILABLE', 'STORE_FULL', 'SCHEDULER_STALLED'];
 
 test('a PlughostError takes its status from the table and exposes client errors only', () => {
   for (const code of codes) {

@@ -50,7 +50,8 @@ const healthz = async () => {
 test('after PostgreSQL terminates all of its connections the host reconnects: healthz, admin API, routes and the scheduler work', async (t) => {
   const before0 = await healthz();
   assert.equal(before0.status, 200);
-  assert.deepEqual({ ...before0.body, store: { ...before0.body.store, latencyMs: typeof before0.body.store.latencyMs } },
+  const { scheduler: _s, recorder: _r, ...storeHealth } = before0.body;
+  assert.deepEqual({ ...storeHealth, store: { ...storeHealth.store, latencyMs: typeof storeHealth.store.latencyMs } },
     { status: 'ok', store: { dialect: 'postgres', ok: true, latencyMs: 'number' } });
 
   // A plugin route and a scheduled webhook to it, due at 02:00.
@@ -84,7 +85,8 @@ test('after PostgreSQL terminates all of its connections the host reconnects: he
     const a = await healthz();
     answers.push(a);
     if (a.status === 200) break;
-    assert.deepEqual(a, {
+    const { scheduler: _s, recorder: _r, ...storeHealth } = a.body;
+    assert.deepEqual({ status: a.status, body: storeHealth }, {
       status: 503,
       body: { status: 'unavailable', store: { dialect: 'postgres', ok: false }, error: { code: 'STORE_UNAVAILABLE', message: 'the database does not answer' } },
     });
