@@ -2,9 +2,6 @@
 import Router from '@koa/router';
 import { bearerOf } from '../auth.ts';
 import type { ApiDeps, ApiRouter } from './api-context.ts';
-
-export type { ApiDeps, ApiRouter } from './api-context.ts';
-export { workspaceAccess } from './api-context.ts';
 import { dataRoutes } from './routes/data.ts';
 import { installationRoutes } from './routes/installations.ts';
 import { integrationMessageRoutes } from './routes/integration-messages.ts';

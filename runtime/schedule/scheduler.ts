@@ -8,6 +8,7 @@ import { newId } from '../ids.ts';
 import type { Logger } from '../logger.ts';
 import type { Occurrence, OccurrenceTrigger } from '../store/occurrences.ts';
 import type { Schedule } from '../store/schedules.ts';
+import { isConnectionError, isStoreFull } from '../store/dialect.ts';
 import type { Store } from '../store/store.ts';
 import { planSchedule } from './planner.ts';
 
@@ -36,6 +37,8 @@ export function createScheduler(deps: SchedulerDeps) {
   let again = false;
   let started = false;
   let stopped = false;
+  let lastPassAt: number | null = null;
+  let passes = 0;
 
   /** Plans one batch of due schedules in one transaction; true when there may be more. */
   const planBatch = async (now: number): Promise<boolean> => {
@@ -74,21 +77,44 @@ export function createScheduler(deps: SchedulerDeps) {
     let status: Occurrence['status'] = result.ok ? 'succeeded' : 'failed';
     const failures = o.failures + (result.ok ? 0 : 1);
     let availableAt: number | undefined;
-    if (!result.ok && !result.noRetry && failures <= s.maxRetries) {
+    // Manual runs (run now) are never retried: a failure is final, whatever maxRetries says.
+    if (!result.ok && !result.noRetry && o.trigger !== 'manual' && failures <= s.maxRetries) {
       status = 'pending';
       availableAt = now + Math.min(options.backoffMs * 2 ** (failures - 1), options.maxBackoffMs);
     }
-    const recorded = await store.occurrences.finish(o.id, nodeId, {
+    const recorded = await finishDurably(o, {
       status, failures, lastRunId: result.runId, error: result.ok ? null : (result.error ?? 'failed'),
       ...(availableAt !== undefined ? { availableAt } : {}), finishedAt: status === 'pending' ? null : now,
     });
+    if (recorded === undefined) return; // logged: the lease decides, as after a crash
     if (!recorded) log.warn({ occurrence: o.id }, 'lost the lease before finishing; another node re-ran this occurrence');
     events.emit('occurrence:finished', { scheduleId: s.id, occurrenceId: o.id, idempotencyKey: o.idempotencyKey, status, runId: result.runId, attempt });
   };
 
+  /**
+   * Records an occurrence's outcome, retrying while the store is unreachable or full: the run
+   * has happened, and an outcome dropped here would let the lease run it a second time. Gives
+   * up (undefined) once the lease is over, when the occurrence is another node's to take.
+   */
+  const finishDurably = async (o: Occurrence, change: Parameters<Store['occurrences']['finish']>[2]): Promise<boolean | undefined> => {
+    const deadline = Date.now() + options.leaseMs;
+    for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+      try {
+        return await store.occurrences.finish(o.id, nodeId, change);
+      } catch (err) {
+        if (!(isConnectionError(err) || isStoreFull(err)) || Date.now() + delay > deadline) {
+          log.error({ err, occurrence: o.id }, 'could not record an occurrence\'s outcome; its lease will decide');
+          return undefined;
+        }
+        log.warn({ err: (err as Error).message, occurrence: o.id, retryInMs: delay }, 'the store is unavailable; retrying the occurrence\'s outcome');
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+      }
+    }
+  };
+
   const track = (p: Promise<void>) => {
     inFlight.add(p);
-    void p.finally(() => {
+    void p.catch((err) => log.error({ err }, 'an occurrence failed in the host')).finally(() => {
       inFlight.delete(p);
       wake(); // a free slot, or a queued occurrence of the same schedule, may now run
     });
@@ -142,6 +168,9 @@ export function createScheduler(deps: SchedulerDeps) {
       await claimAndRun(now);
     }
     await arm();
+    // Only a pass that got here without throwing counts (health()).
+    passes++;
+    lastPassAt = clock.now();
   };
 
   /** Runs a pass now (or right after the current one); resolves when that pass is done. */
@@ -176,6 +205,10 @@ export function createScheduler(deps: SchedulerDeps) {
       return wake();
     },
     wake,
+    /** For health checks: when the last pass that completed without error ended, the longest sleep between passes, and how many such passes there were. */
+    health(): { lastPassAt: number | null; pollMs: number; passes: number } {
+      return { lastPassAt, pollMs: options.pollMs, passes };
+    },
     /** Resolves when no pass and no occurrence is in flight (tests await this after moving time). */
     async idle(): Promise<void> {
       while (running || inFlight.size > 0) {
@@ -183,9 +216,15 @@ export function createScheduler(deps: SchedulerDeps) {
         await Promise.all([...inFlight]);
       }
     },
-    /** Creates and runs an occurrence now (run now); resolves with it once it has finished. */
+    /**
+     * Creates and runs an occurrence now (run now); resolves with it once it has finished. A manual
+     * run is never retried. Running a one-time plugin schedule ($schedule without `repeat`) now
+     * consumes it: its next_run_at becomes null, so it does not fire again at its time.
+     */
     async runNow(s: Schedule): Promise<{ occurrenceId: string; idempotencyKey: string }> {
       const now = clock.now();
+      // Consumed before it runs, so a pass at its due time cannot fire it a second time meanwhile.
+      if (isOneTimePlugin(s) && s.nextRunAt !== null) await store.schedules.advance(s.id, s.nextRunAt, null);
       const id = newId('occ', now);
       const o: Occurrence = {
         id, scheduleId: s.id, workspaceId: s.workspaceId, dueAt: now, idempotencyKey: `${s.id}@manual-${id}`, trigger: 'manual',
@@ -208,3 +247,6 @@ export function createScheduler(deps: SchedulerDeps) {
   };
 }
 export type Scheduler = ReturnType<typeof createScheduler>;
+
+/** A Freshworks `$schedule` without `repeat`: it fires once. */
+const isOneTimePlugin = (s: Schedule) => s.kind === 'plugin' && s.recurrence.type === 'interval' && s.recurrence.everyMs === undefined;

@@ -26,16 +26,22 @@ const fields = {
   misfire: z.enum(['coalesce', 'skip', 'all']),
   overlap: z.enum(['skip', 'allow', 'queue']),
   retries: z.number().int().min(0).max(10),
+  misfireGraceSeconds: z.number().int().min(0).max(86_400),
 };
+/** `misfireGraceSeconds` when a scheduled webhook is created without one. */
+export const DEFAULT_MISFIRE_GRACE_SECONDS = 60;
 export const webhookCreateInput = z.object({
   ...fields, frequency: fields.frequency.optional(), cron: fields.cron.optional(), start: fields.start.optional(),
   timezone: fields.timezone.optional(), description: fields.description.optional(), isActive: fields.isActive.optional(),
   misfire: fields.misfire.optional(), overlap: fields.overlap.optional(), retries: fields.retries.optional(),
+  misfireGraceSeconds: fields.misfireGraceSeconds.optional(),
 }).strict().refine((v) => v.frequency !== undefined || v.cron !== undefined, { message: 'give `frequency` (hourly, daily, weekly, monthly) or `cron`', path: ['frequency'] });
 export const webhookChangeInput = z.object({
   url: fields.url.optional(), frequency: fields.frequency.nullable().optional(), cron: fields.cron.nullable().optional(),
   start: fields.start.nullable().optional(), timezone: fields.timezone.optional(), description: fields.description.optional(),
   isActive: fields.isActive.optional(), misfire: fields.misfire.optional(), overlap: fields.overlap.optional(), retries: fields.retries.optional(),
+  // null: follow the host's `schedules.graceMs`.
+  misfireGraceSeconds: fields.misfireGraceSeconds.nullable().optional(),
 }).strict();
 
 export interface WebhookSpec {
@@ -62,6 +68,8 @@ export function createWebhooks(deps: { store: Store; secrets: Secrets; now: () =
     return {
       id: s.id, workspaceId: s.workspaceId, url: spec.url, frequency: spec.frequency, cron: spec.cron, start: spec.start,
       timezone: spec.timezone, description: spec.description, isActive: s.active, misfire: s.misfire, overlap: s.overlap, retries: s.maxRetries,
+      // null: the host's `schedules.graceMs` (webhooks made before the field existed, or reset).
+      misfireGraceSeconds: s.misfireGraceMs === null || s.misfireGraceMs === undefined ? null : s.misfireGraceMs / 1000,
       secretKey: s.secret ? (secrets.open(s.secret) as string) : null,
       nextRunAt: s.active && s.nextRunAt !== null ? new Date(s.nextRunAt).toISOString() : null,
       nextRunAtLocal: s.active && s.nextRunAt !== null ? formatInZone(s.nextRunAt, spec.timezone) : null,
@@ -97,7 +105,8 @@ export function createWebhooks(deps: { store: Store; secrets: Secrets; now: () =
       const s: Schedule = {
         id, workspaceId, installationId: null, kind: 'webhook', name: null, uniqueKey: `webhook:${id}`, spec: spec as never, recurrence,
         active: input.isActive ?? true, nextRunAt: firstRun(spec, recurrence, at), misfire: input.misfire ?? 'coalesce',
-        overlap: input.overlap ?? 'skip', maxRetries: input.retries ?? 3, secret: secrets.seal(randomBytes(24).toString('hex')),
+        overlap: input.overlap ?? 'skip', maxRetries: input.retries ?? 3,
+        misfireGraceMs: (input.misfireGraceSeconds ?? DEFAULT_MISFIRE_GRACE_SECONDS) * 1000, secret: secrets.seal(randomBytes(24).toString('hex')),
         createdAt: at, updatedAt: at,
       };
       await store.schedules.insert(s);
@@ -125,6 +134,7 @@ export function createWebhooks(deps: { store: Store; secrets: Secrets; now: () =
       const updated: Schedule = {
         ...s, spec: spec as never, recurrence, active: input.isActive ?? s.active,
         misfire: input.misfire ?? s.misfire, overlap: input.overlap ?? s.overlap, maxRetries: input.retries ?? s.maxRetries, updatedAt: at,
+        misfireGraceMs: input.misfireGraceSeconds === undefined ? (s.misfireGraceMs ?? null) : input.misfireGraceSeconds === null ? null : input.misfireGraceSeconds * 1000,
         // New timing, or a resume after a pause: the next slot from now, with no catch-up for the pause.
         nextRunAt: timing ? firstRunAfterChange(spec, recurrence, at) : resumed ? nextAfter(recurrence, at) : s.nextRunAt,
       };

@@ -12,12 +12,14 @@ export interface Schedule {
   id: string; workspaceId: string; installationId: string | null; kind: ScheduleKind; name: string | null; uniqueKey: string;
   spec: Record<string, unknown>; recurrence: Recurrence; active: boolean; nextRunAt: number | null;
   misfire: MisfirePolicy; overlap: OverlapPolicy; maxRetries: number; secret: string | null; createdAt: number; updatedAt: number;
+  /** The schedule's own misfire grace period; null or absent: the host's `schedules.graceMs`. */
+  misfireGraceMs?: number | null;
 }
 
 interface Row {
   id: string; workspace_id: string; installation_id: string | null; kind: string; name: string | null; unique_key: string;
   spec: string; recurrence: string; active: number | boolean; next_run_at: number | null; misfire: string; overlap: string;
-  max_retries: number; secret: string | null; created_at: number; updated_at: number;
+  max_retries: number; secret: string | null; created_at: number; updated_at: number; misfire_grace_ms: number | null;
 }
 
 const toSchedule = (r: Row): Schedule => ({
@@ -25,12 +27,14 @@ const toSchedule = (r: Row): Schedule => ({
   spec: JSON.parse(r.spec), recurrence: JSON.parse(r.recurrence), active: Boolean(r.active),
   nextRunAt: r.next_run_at === null ? null : Number(r.next_run_at), misfire: r.misfire as MisfirePolicy, overlap: r.overlap as OverlapPolicy,
   maxRetries: Number(r.max_retries), secret: r.secret, createdAt: Number(r.created_at), updatedAt: Number(r.updated_at),
+  misfireGraceMs: r.misfire_grace_ms === null || r.misfire_grace_ms === undefined ? null : Number(r.misfire_grace_ms),
 });
 
 const toRow = (s: Schedule): Row => ({
   id: s.id, workspace_id: s.workspaceId, installation_id: s.installationId, kind: s.kind, name: s.name, unique_key: s.uniqueKey,
   spec: JSON.stringify(s.spec), recurrence: JSON.stringify(s.recurrence), active: s.active, next_run_at: s.nextRunAt,
   misfire: s.misfire, overlap: s.overlap, max_retries: s.maxRetries, secret: s.secret, created_at: s.createdAt, updated_at: s.updatedAt,
+  misfire_grace_ms: s.misfireGraceMs ?? null,
 });
 
 export function schedulesTable(db: Knex) {

@@ -152,7 +152,7 @@ test('list, get, patch and delete; another workspace\'s token gets 403', async (
   // Without `start` the first run is now; the zone defaults to the workspace's.
   assert.deepEqual(rest, {
     workspaceId: 'api', url: '/workspaces/api/cnt/hit?from=crud', frequency: 'daily', cron: null, start: null, timezone: 'America/Chicago',
-    description: '', isActive: true, misfire: 'coalesce', overlap: 'skip', retries: 3, nextRunAt: iso(now), nextRunAtLocal: '2026-04-01 01:00:00',
+    description: '', isActive: true, misfire: 'coalesce', overlap: 'skip', retries: 3, misfireGraceSeconds: 60, nextRunAt: iso(now), nextRunAtLocal: '2026-04-01 01:00:00',
   });
   await h.host.scheduler.idle();
   const fired = await runsOf(id);

@@ -6,8 +6,8 @@ import { preview } from '../../schedule/recurrence.ts';
 import { webhookChangeInput, webhookCreateInput } from '../../schedule/webhooks.ts';
 import { formatInZone } from '../../schedule/zoned-time.ts';
 import type { Schedule } from '../../store/schedules.ts';
-import type { ApiDeps, ApiRouter } from '../admin-api.ts';
-import { workspaceAccess } from '../admin-api.ts';
+import type { ApiDeps, ApiRouter } from '../api-context.ts';
+import { workspaceAccess } from '../api-context.ts';
 import { jsonBody, validate } from '../body.ts';
 
 const countParam = z.coerce.number().int().min(1).max(100).default(10);
@@ -66,6 +66,7 @@ export function scheduleRoutes(router: ApiRouter, deps: ApiDeps) {
   const scheduleView = (s: Schedule) => ({
     id: s.id, kind: s.kind, installationId: s.installationId, name: s.name, active: s.active, spec: s.spec,
     timezone: timezoneOf(s), misfire: s.misfire, overlap: s.overlap, retries: s.maxRetries,
+    misfireGraceSeconds: (s.misfireGraceMs ?? options.schedules.graceMs) / 1000,
     nextRunAt: s.nextRunAt === null ? null : new Date(s.nextRunAt).toISOString(),
     nextRunAtLocal: s.nextRunAt === null ? null : formatInZone(s.nextRunAt, timezoneOf(s)),
   });

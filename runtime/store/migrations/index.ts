@@ -4,11 +4,13 @@ import type { Knex } from 'knex';
 import * as m001 from './001_core.ts';
 import * as m002 from './002_schedules.ts';
 import * as m003 from './003_integration_messages.ts';
+import * as m004 from './004_misfire_grace.ts';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_core': m001,
   '002_schedules': m002,
   '003_integration_messages': m003,
+  '004_misfire_grace': m004,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
