@@ -114,7 +114,7 @@ test('SIGTERM with 20 requests in flight: all 20 finish with 200, the process ex
   console.log(`# 20/20 in-flight requests answered 200 after SIGTERM; exit ${exit.code}; signal to exit ${drainMs} ms; slowest request ${Math.max(...results.map((r) => r.ms))} ms`);
 
   // After the exit: the store holds a run for each of the 20 (plus the warm-up call).
-  const db = openLedger(dataDir, undefined);
+  const db = openLedger(dataDir, '') // the serve child always runs on SQLite here: '' (not undefined, which picks the suite's PostgreSQL);
   try {
     const runs = await db('runs').where({ workspace_id: WS, kind: 'route' }).select('status', 'http_status', 'target');
     assert.equal(runs.length, N + 1, `runs in the store: ${JSON.stringify(runs)}`);

@@ -21,7 +21,7 @@ after(async () => {
 });
 
 const operatorTokens = async (dir: string): Promise<number> => {
-  const db = openLedger(dir, undefined);
+  const db = openLedger(dir, '') // the serve child always runs on SQLite here: '' (not undefined, which picks the suite's PostgreSQL);
   try {
     return (await db('tokens').where({ kind: 'operator' })).length;
   } finally {
