@@ -8,6 +8,8 @@ export interface HostEventMap {
   'plugin:published': [info: { name: string; version: string }];
   'installation:changed': [info: { workspaceId: string; installationId: string; change: 'installed' | 'updated' | 'uninstalled' }];
   'schedule:fired': [info: { scheduleId: string; occurrenceId: string; idempotencyKey: string; trigger: string; attempt: number }];
+  /** A plugin's schedules (or hooks) changed: the scheduler looks again. */
+  'schedules:changed': [];
   'occurrence:finished': [info: { scheduleId: string; occurrenceId: string; idempotencyKey: string; status: string; runId: string | null; attempt: number }];
 }
 

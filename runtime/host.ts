@@ -15,16 +15,18 @@ import { createEgressClient, createEgressPolicy, type Lookup } from './egress/in
 import { HostEvents } from './events.ts';
 import { createCloneGuard } from './haplo/clone-guard.ts';
 import { createIntegrationMessages } from './haplo/integration-messages.ts';
-import { createServiceRegistry, type ServiceRegistry } from './haplo/services.ts';
-import { createExecutor, type Executor } from './executor.ts';
+import { createServiceRegistry } from './haplo/services.ts';
+import { createExecutor } from './runs/executor.ts';
+import { createRuns } from './runs/execute.ts';
+import { createRunLog } from './runs/record.ts';
 import { createApp } from './http/app.ts';
 import { createInstallations } from './installations.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import type { HostOptions } from './options.ts';
 import { createRegistry } from './registry.ts';
-import { createRunRecorder } from './run-recorder.ts';
-import type { Headers } from './route-call.ts';
+import { createRunRecorder } from './runs/recorder.ts';
+import type { Headers } from './runs/route-call.ts';
 import { createFire } from './schedule/firing.ts';
 import { syncHookSchedules, syncPluginSchedules } from './schedule/hooks.ts';
 import { pluginScheduleOps } from './schedule/plugin-schedules.ts';
@@ -71,34 +73,7 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
       limits: { maxResponseBytes: options.egress.maxResponseBytes, timeoutMs: options.egress.timeoutMs },
     });
     const dataApi = createDataApi(store, now);
-    let warmIsolates = () => 0;
-    let wakeScheduler = () => {}; // bound once the scheduler exists; the ops below need it first
-    let services: ServiceRegistry | undefined; // likewise: it needs the sandbox that needs it
     const cloneGuard = await createCloneGuard(store, options.dataDir);
-    let executor: Executor | undefined; // likewise: sends record their runs through it
-    const messages = createIntegrationMessages({ store, egress, cloneGuard, now, registry: () => services!, timeoutMs: options.sandbox.timeoutMs, runs: () => executor?.record });
-    // The getter is only called at scrape time, once the recorder exists.
-    const metrics = createMetrics({ warmIsolates: () => warmIsolates(), recorder: () => recorder.stats() });
-    const sandbox = await createSandbox({
-      ops: {
-        ...sleepOps, ...httpOps(egress), ...dataOps(dataApi), ...kvOps(store.kv, options.kv, now),
-        ...pluginScheduleOps({ store, now, limits: options.schedules, changed: () => wakeScheduler() }),
-      },
-      memoryMb: options.sandbox.memoryMb,
-      maxIsolates: options.sandbox.maxIsolates,
-      maxResultBytes: options.sandbox.maxResultBytes,
-      maxLogBytes: options.sandbox.maxLogBytes,
-      spareIsolates: options.sandbox.spareIsolates,
-      services: (caller, request, deadline, log) => services!.handler(caller, request, deadline, log),
-      now,
-      onFatal: (plugin, reason) => {
-        metrics.fatal.inc({ reason: reason.split(':')[0]! });
-        events.emit('sandbox:fatal', { installationId: plugin.installationId, workspaceId: plugin.workspaceId, reason });
-      },
-    });
-    releases.push(() => sandbox.close());
-    releases.push(() => messages.drain()); // sends record their outcome before the sandbox and store go
-    warmIsolates = () => sandbox.stats().warm;
     let recorderLoggedAt = -Infinity; // a failing store is retried every few seconds: log it at most every 30 s
     const recorder = createRunRecorder(store, {
       onError: (err) => {
@@ -111,7 +86,36 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
         log.error({ err, count }, 'run records lost: the buffer bound was reached or the store refused them');
       },
     });
-    releases.push(() => recorder.close());
+    releases.push(() => recorder.close()); // last before the store: every run recorded before it goes
+    // The sandbox's gauge is read at scrape time only, once the sandbox exists.
+    const metrics = createMetrics({ warmIsolates: () => sandbox.stats().warm, recorder: () => recorder.stats() });
+    events.on('sandbox:fatal', ({ reason }) => metrics.fatal.inc({ reason: reason.split(':')[0]! }));
+    const runLog = createRunLog({ recorder, events, metrics });
+    // Plugins call services that are plugin code again (and the host's integration-message
+    // builtins call plugin formatters): the registry and the sandbox need each other, so the
+    // sandbox reaches the registry, created just below it, through this closure.
+    const messages = createIntegrationMessages({ store, egress, cloneGuard, now, registry: () => services, timeoutMs: options.sandbox.timeoutMs, runs: runLog.record });
+    const sandbox = await createSandbox({
+      ops: {
+        ...sleepOps, ...httpOps(egress), ...dataOps(dataApi), ...kvOps(store.kv, options.kv, now),
+        // The scheduler hears of schedule changes through the event bus (it is created later).
+        ...pluginScheduleOps({ store, now, limits: options.schedules, changed: () => events.emit('schedules:changed') }),
+      },
+      memoryMb: options.sandbox.memoryMb,
+      maxIsolates: options.sandbox.maxIsolates,
+      maxResultBytes: options.sandbox.maxResultBytes,
+      maxLogBytes: options.sandbox.maxLogBytes,
+      spareIsolates: options.sandbox.spareIsolates,
+      services: (caller, request, deadline, log) => services.handler(caller, request, deadline, log),
+      now,
+      onFatal: (plugin, reason) => events.emit('sandbox:fatal', { installationId: plugin.installationId, workspaceId: plugin.workspaceId, reason }),
+    });
+    // Closed after the drain: runs it cuts are recorded (failed) before the recorder closes.
+    releases.push(async () => {
+      await sandbox.close();
+      await executor.idle();
+    });
+    releases.push(() => messages.drain()); // sends record their outcome before the sandbox and store go
 
     const auth = createAuth(store, now);
     const pluginRegistry = createRegistry({ store, events, now });
@@ -122,19 +126,19 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
         const hooks = loaded?.hooks ?? (await store.schedules.ofInstallation(inst.id, 'hook')).map((s) => s.name!);
         await syncHookSchedules(store, inst, hooks, now());
         await syncPluginSchedules(store, inst, now());
-        wakeScheduler();
-        services?.invalidate(inst.workspaceId);
+        events.emit('schedules:changed');
+        services.invalidate(inst.workspaceId);
         if (loaded?.services.includes('haplo:integration-message:discover')) {
           await messages.discover(inst.workspaceId).catch((err) => log.warn({ err, installation: inst.id }, 'integration-message discovery failed'));
         }
       },
     });
-    services = createServiceRegistry({ store, installations, sandbox, builtins: messages.builtins });
+    const services = createServiceRegistry({ store, installations, sandbox, builtins: messages.builtins });
     events.on('installation:changed', (info) => {
-      services?.invalidate(info.workspaceId);
+      services.invalidate(info.workspaceId);
       if (info.change === 'uninstalled') void store.messages.dropQueuesOf(info.installationId, []).catch((err) => log.warn({ err }, 'could not drop the queues of an uninstalled plugin'));
     });
-    executor = createExecutor({ sandbox, recorder, events, metrics, now });
+    const executor = createExecutor({ sandbox, runLog, now });
     const workspaces = createWorkspaces(store, now);
     const webhooks = createWebhooks({ store, secrets, now });
     const verifySignature = async (workspaceId: string, headers: Headers, rawBody: string) => {
@@ -146,8 +150,8 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
       }
       return false;
     };
-    const routes = { auth, installations, executor, verifySignature };
-    const fire = createFire({ store, installations, executor, egress, webhooks, routes, now });
+    const runs = createRuns({ store, installations, executor, runLog, egress, webhooks, now, routes: { auth, installations, executor, verifySignature } });
+    const fire = createFire(runs);
     const scheduler = createScheduler({
       store, clock, events, log,
       fire: async (s, o, attempt) => {
@@ -159,11 +163,11 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
       },
       options: { ...options.schedules, leaseMs: options.sandbox.maxTimeoutMs + options.schedules.leaseMarginMs },
     });
-    wakeScheduler = () => void scheduler.wake();
+    events.on('schedules:changed', () => void scheduler.wake());
     releases.push(() => scheduler.stop());
     if (options.operatorToken) await auth.ensureOperatorToken(options.operatorToken);
     let generatedOperatorToken: string | undefined;
-    const app = createApp({ options, store, workspaces, registry: pluginRegistry, dataApi, recorder, log, metrics, webhooks, scheduler, clock, messages, cloneGuard, ...routes });
+    const app = createApp({ options, store, workspaces, registry: pluginRegistry, dataApi, recorder, log, metrics, webhooks, scheduler, clock, messages, cloneGuard, auth, installations, runs });
 
     let server: http.Server | undefined;
     let closing: Promise<void> | undefined;
@@ -171,7 +175,7 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     let drainHttp: ((drainMs: number) => Promise<void>) | undefined;
 
     return {
-      options, store, events, sandbox, registry: pluginRegistry, services: services!, messages, cloneGuard, installations, executor, auth, workspaces, dataApi, recorder, metrics, clock, log,
+      options, store, events, sandbox, registry: pluginRegistry, services, messages, cloneGuard, installations, executor, runs, auth, workspaces, dataApi, recorder, metrics, clock, log,
       webhooks, scheduler,
       /** Starts the scheduler (serving HTTP is `listen`). */
       start: () => scheduler.start(),

@@ -4,7 +4,8 @@
 // unsent messages with a token that marks exactly those. Formatting and the HTTP request are
 // the plugins' `write-messages:GROUP` and `setup-http-request:GROUP` services.
 import type { EgressClient } from '../egress/index.ts';
-import { bodyExcerpt, type RunSink } from '../executor.ts';
+import { bodyExcerpt } from '../runs/outcome.ts';
+import type { RunSink } from '../runs/record.ts';
 import { PlughostError } from '../errors.ts';
 import { newId, newToken } from '../ids.ts';
 import { hashToken } from '../secrets.ts';
@@ -25,8 +26,8 @@ export interface IntegrationMessagesDeps {
   registry: () => ServiceRegistry;
   /** How long the host waits for plugin formatters and the POST. */
   timeoutMs: number;
-  /** Where each send's run goes (kind `send`); bound late, as the executor comes after this. */
-  runs?: () => RunSink | undefined;
+  /** Where each send's run goes (kind `send`): the host's run log. */
+  runs?: RunSink;
 }
 
 export function checkGroup(group: unknown): string {
@@ -108,7 +109,7 @@ export function createIntegrationMessages(deps: IntegrationMessagesDeps) {
       // Only a 2xx marks the batch sent; anything else puts it back, unsent, for the next send.
       await store.messages.finishBatch(batchId, delivered, now());
       if (delivered) await store.messages.recordSendOutcome(workspaceId, group, now(), null);
-      deps.runs?.()?.(workspaceId, { kind: 'send', trigger: waiting?.length ? 'http' : 'manual', target: `send ${group}`, installationId: result.installationId }, {
+      deps.runs?.(workspaceId, { kind: 'send', trigger: waiting?.length ? 'http' : 'manual', target: `send ${group}`, installationId: result.installationId }, {
         status: delivered ? 'succeeded' : 'failed', startedAt, durationMs: now() - startedAt, httpStatus: result.httpStatus,
         log: lines.join('\n'), error: delivered ? null : result.error,
       });

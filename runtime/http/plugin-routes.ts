@@ -2,27 +2,30 @@
 // runs the service module and sends what it sends. A plugin that throws, overruns or never
 // responds gets a clean JSON 500/504 naming the run.
 import type { Middleware } from 'koa';
-import { PlughostError } from '../errors.ts';
+import { PlughostError, type ErrorCode } from '../errors.ts';
 import type { HostOptions } from '../options.ts';
 import { RESERVED_NAMESPACES } from '../packages/manifest.ts';
-import { callRoute, type RouteCallDeps } from '../route-call.ts';
+import type { Runs } from '../runs/execute.ts';
 import { anyBody, queryObject } from './body.ts';
 
 const PATH = /^\/workspaces\/([A-Za-z0-9_-]{1,64})\/([^/]+)\/([^/]+)(\/.*)?$/;
 // Hop-by-hop and framing headers are the host's to set; cookies would reach the admin UI's origin.
 const DROPPED_RESPONSE_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'set-cookie', 'trailer']);
 
-export interface PluginRouteDeps extends RouteCallDeps { options: HostOptions }
+export interface PluginRouteDeps { runs: Runs; options: HostOptions }
 
 export function pluginRoutes(deps: PluginRouteDeps): Middleware {
   return async (ctx, next) => {
     const m = PATH.exec(ctx.path);
     if (!m || RESERVED_NAMESPACES.includes(m[2]!)) return next();
     const body = await anyBody(ctx, deps.options.http.maxBodyBytes);
-    const call = await callRoute(deps, {
-      workspaceId: m[1]!, namespace: m[2]!, route: m[3]!, method: ctx.method, headers: { ...ctx.headers },
-      query: queryObject(new URLSearchParams(ctx.querystring)), body: body.parsed, rawBody: body.raw, originalUrl: ctx.originalUrl, path: ctx.path,
-    }, { kind: 'route', trigger: 'http' });
+    const call = await deps.runs.execute({
+      kind: 'route',
+      call: {
+        workspaceId: m[1]!, namespace: m[2]!, route: m[3]!, method: ctx.method, headers: { ...ctx.headers },
+        query: queryObject(new URLSearchParams(ctx.querystring)), body: body.parsed, rawBody: body.raw, originalUrl: ctx.originalUrl, path: ctx.path,
+      },
+    }, { trigger: 'http' });
     ctx.set('x-plughost-run', call.runId);
     // The response goes out as soon as the plugin sends it; the run goes on being recorded.
     const response = await call.response;
@@ -35,9 +38,9 @@ export function pluginRoutes(deps: PluginRouteDeps): Middleware {
       ctx.body = response.body;
       return;
     }
-    const { outcome } = await call.done;
-    const error = outcome.error ?? { code: 'PLUGIN_ERROR' as const, message: 'the plugin failed' };
+    const { run } = await call.done;
+    const error = run.error ?? { code: 'PLUGIN_ERROR', message: 'the plugin failed' };
     // The first line only: the full stack is in the run's log, for the workspace's admins.
-    throw new PlughostError(error.code, `${error.message.split('\n')[0]} (run ${call.runId})`);
+    throw new PlughostError(error.code as ErrorCode, `${error.message.split('\n')[0]} (run ${call.runId})`);
   };
 }

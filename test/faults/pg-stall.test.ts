@@ -11,7 +11,7 @@ import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { createRunRecorder } from '../../runtime/run-recorder.ts';
+import { createRunRecorder } from '../../runtime/runs/recorder.ts';
 import { isConnectionError, PG_QUERY_TIMEOUT_MS, PG_STATEMENT_TIMEOUT_MS } from '../../runtime/store/dialect.ts';
 import { createStore, type Store } from '../../runtime/store/store.ts';
 import { DEFAULT_PG_URL, freshDatabase } from '../cluster/fixtures/pg.ts';

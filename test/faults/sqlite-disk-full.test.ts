@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { createMetrics } from '../../runtime/metrics.ts';
-import { createRunRecorder } from '../../runtime/run-recorder.ts';
+import { createRunRecorder } from '../../runtime/runs/recorder.ts';
 import { isStoreFull } from '../../runtime/store/dialect.ts';
 import { createStore, type Store } from '../../runtime/store/store.ts';
 import { healthServer, makeRun, waitFor, watchCrashes } from './fixtures/faults.ts';

@@ -16,7 +16,7 @@ function filterValue(value: unknown, name: string, allowed?: string[]): string |
 }
 
 export function runRoutes(router: ApiRouter, deps: ApiDeps) {
-  const { auth, store, recorder, executor } = deps;
+  const { auth, store, recorder, runs } = deps;
   router.get('/workspaces/:ws/runs', workspaceAccess(auth), async (ctx) => {
     await store.workspaces.require(ctx.params.ws!);
     await recorder.flush();
@@ -29,7 +29,7 @@ export function runRoutes(router: ApiRouter, deps: ApiDeps) {
   });
   router.get('/workspaces/:ws/runs/:id', workspaceAccess(auth), async (ctx) => {
     // A route's response goes out before its run ends: a client reading it straight away waits for it.
-    await executor.whenDone(ctx.params.id!);
+    await runs.whenDone(ctx.params.id!);
     await recorder.flush();
     ctx.body = await store.runs.get(ctx.params.ws!, ctx.params.id!);
   });

@@ -11,7 +11,7 @@ import { SCHEDULE_HOOKS } from '../../schedule/hooks.ts';
 import type { ApiDeps, ApiRouter } from '../api-context.ts';
 import { workspaceAccess } from '../api-context.ts';
 import { jsonBody, validate } from '../body.ts';
-import { runHook, runScheduledEvent } from '../../runs/handlers.ts';
+import { noEventHandler } from '../../runs/execute.ts';
 
 const AT_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-](\d{2}):?(\d{2}))$/;
 
@@ -44,7 +44,7 @@ const eventInput = z.object({
 const hookInput = z.object({ at }).strict();
 
 export function triggerRoutes(router: ApiRouter, deps: ApiDeps) {
-  const { auth, store, installations, executor, clock, options } = deps;
+  const { auth, store, installations, runs, clock, options } = deps;
   const base = '/workspaces/:ws/installations/:id';
   const guard = workspaceAccess(auth);
 
@@ -68,11 +68,13 @@ export function triggerRoutes(router: ApiRouter, deps: ApiDeps) {
       throw new PlughostError('INVALID_BODY', `the body has 1 problem(s): data: ${message}`, { details: [{ path: 'data', message }] });
     }
     const { plugin } = await activePlugin(ctx.params.ws!, ctx.params.id!);
+    if (!plugin.manifest.events.onScheduledEvent?.handler) throw noEventHandler(plugin);
     const runId = newId('run');
-    const { run } = await runScheduledEvent(executor, plugin, {
-      timestamp: input.at !== undefined ? parseInstant(input.at)! : clock.now(), data, name: input.name ?? 'manual', idempotencyKey: `${plugin.installationId}@manual-${runId}`,
+    const execution = await runs.execute({
+      kind: 'event', workspaceId: plugin.workspaceId, installationId: plugin.installationId, name: input.name ?? 'manual', data,
+      timestamp: input.at !== undefined ? parseInstant(input.at)! : clock.now(), idempotencyKey: `${plugin.installationId}@manual-${runId}`,
     }, { runId, trigger: 'manual' });
-    ctx.body = { run };
+    ctx.body = { run: (await execution.done).run };
   });
 
   router.post(`${base}/hooks/:hook`, guard, async (ctx) => {
@@ -90,7 +92,9 @@ export function triggerRoutes(router: ApiRouter, deps: ApiDeps) {
     }
     const runId = newId('run');
     const at = input.at !== undefined ? parseInstant(input.at)! : clock.now();
-    const { run } = await runHook(executor, plugin, hook, at, workspace.timezone, `${inst.id}@manual-${runId}`, { runId, trigger: 'manual' });
-    ctx.body = { run };
+    const execution = await runs.execute({
+      kind: 'hook', workspaceId: workspace.id, installationId: inst.id, hook, instant: at, timezone: workspace.timezone, idempotencyKey: `${inst.id}@manual-${runId}`,
+    }, { runId, trigger: 'manual' });
+    ctx.body = { run: (await execution.done).run };
   });
 }

@@ -18,7 +18,7 @@ function filter(value: unknown, name: string, allowed?: string[]): string | unde
 }
 
 export function runRoutes(router: UiRouter, deps: UiDeps) {
-  const { store, recorder, executor } = deps;
+  const { store, recorder, runs } = deps;
 
   router.get('/workspaces/:ws/runs', async (ctx) => {
     const ws = await workspaceOf(ctx, deps);
@@ -50,7 +50,7 @@ ${list.nextCursor ? html`<p><a href="${here + query({ ...f, cursor: list.nextCur
 
   router.get('/workspaces/:ws/runs/:id', async (ctx) => {
     const ws = await workspaceOf(ctx, deps);
-    await executor.whenDone(ctx.params.id);
+    await runs.whenDone(ctx.params.id);
     await recorder.flush();
     const run = await store.runs.get(ws.id, ctx.params.id);
     const pc = pageContext(ctx, 'runs', ws);

@@ -7,9 +7,9 @@
 // bounded (`maxBuffered`); only when the bound forces it are the oldest waiting runs dropped,
 // counted and reported through `onLost`. Each batch is written in one transaction, so a retry
 // never finds half of it already there.
-import type { Run } from './store/runs.ts';
-import type { Store } from './store/store.ts';
-import { isConnectionError, isStoreFull, isUniqueViolation } from './store/dialect.ts';
+import type { Run } from '../store/runs.ts';
+import type { Store } from '../store/store.ts';
+import { isConnectionError, isStoreFull, isUniqueViolation } from '../store/dialect.ts';
 
 export interface RunRecorderStats {
   /** Runs recorded but not yet written (buffered or being written). */

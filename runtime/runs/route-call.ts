@@ -1,15 +1,15 @@
 // Calling a plugin route: find the active installation serving the namespace and route,
 // check its access mode, and run the service module's `run(eventData)` as a recorded run.
-// The HTTP layer and in-process scheduled webhooks both come through here.
-import type { Auth } from './auth.ts';
-import { bearerOf } from './auth.ts';
-import { PlughostError } from './errors.ts';
-import type { Executor, RunMeta } from './executor.ts';
-import type { Installations } from './installations.ts';
-import type { PluginService } from './packages/manifest.ts';
-import { newId } from './ids.ts';
-import type { InvocationOutcome, RouteResponse, SandboxPlugin } from './sandbox/types.ts';
-import type { Run } from './store/runs.ts';
+// `execute` calls it for HTTP requests and in-process scheduled webhooks alike.
+import type { Auth } from '../auth.ts';
+import { bearerOf } from '../auth.ts';
+import { PlughostError } from '../errors.ts';
+import { newId } from '../ids.ts';
+import type { Installations } from '../installations.ts';
+import type { PluginService } from '../packages/manifest.ts';
+import type { RouteResponse, SandboxPlugin } from '../sandbox/types.ts';
+import type { Executor, Ran } from './executor.ts';
+import type { RunMeta } from './record.ts';
 
 export type Headers = Record<string, string | string[] | undefined>;
 
@@ -48,11 +48,11 @@ export interface RouteCallResult {
   /** The plugin's response as soon as it is sent; undefined if the run ended without one. */
   response: Promise<RouteResponse | undefined>;
   /** The whole run, once it is over (its log complete). */
-  done: Promise<{ run: Run; outcome: InvocationOutcome }>;
+  done: Promise<Ran>;
 }
 
 /** Runs a plugin route. Throws (404, 401, 403) before running anything when it cannot be called. */
-export async function callRoute(deps: RouteCallDeps, call: RouteCall, meta: Omit<RunMeta, 'target' | 'runId'>): Promise<RouteCallResult> {
+export async function callRoute(deps: RouteCallDeps, call: RouteCall, meta: Omit<RunMeta, 'target'>): Promise<RouteCallResult> {
   const plugin = await deps.installations.byNamespace(call.workspaceId, call.namespace);
   const service = plugin?.manifest.services.find((s) => s.route === call.route);
   if (!plugin || !service) {
@@ -64,7 +64,7 @@ export async function callRoute(deps: RouteCallDeps, call: RouteCall, meta: Omit
     params: { workspaceId: call.workspaceId, pluginNamespace: call.namespace, pluginRoute: call.route },
     originalUrl: call.originalUrl, path: call.path,
   };
-  const runId = newId('run');
+  const runId = meta.runId ?? newId('run');
   let early!: (r: RouteResponse | undefined) => void;
   const response = new Promise<RouteResponse | undefined>((resolve) => { early = resolve; });
   const done = deps.executor.run(plugin, { kind: 'route', payload: { main: service.main, request }, onResponse: early },
