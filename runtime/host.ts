@@ -26,12 +26,11 @@ import { createMetrics } from './metrics.ts';
 import type { HostOptions } from './options.ts';
 import { createRegistry } from './registry.ts';
 import { createRunRecorder } from './runs/recorder.ts';
-import type { Headers } from './runs/route-call.ts';
 import { createFire } from './schedule/firing.ts';
 import { syncHookSchedules, syncPluginSchedules } from './schedule/hooks.ts';
 import { pluginScheduleOps } from './schedule/plugin-schedules.ts';
 import { createScheduler } from './schedule/scheduler.ts';
-import { verifySignatureHeader } from './schedule/signature.ts';
+import { createRouteSignatures } from './schedule/route-signatures.ts';
 import { createWebhooks } from './schedule/webhooks.ts';
 import { dataOps, httpOps, kvOps, sleepOps } from './sandbox/ops/index.ts';
 import { createSandbox } from './sandbox/sandbox.ts';
@@ -71,6 +70,7 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     const egress = createEgressClient({
       policy: createEgressPolicy({ allow: options.egressAllow, map: options.egressMap, ...(deps.lookup ? { lookup: deps.lookup } : {}) }),
       limits: { maxResponseBytes: options.egress.maxResponseBytes, timeoutMs: options.egress.timeoutMs },
+      budgets: options.limits,
     });
     const dataApi = createDataApi(store, now);
     const cloneGuard = await createCloneGuard(store, options.dataDir);
@@ -106,6 +106,7 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
       maxResultBytes: options.sandbox.maxResultBytes,
       maxLogBytes: options.sandbox.maxLogBytes,
       spareIsolates: options.sandbox.spareIsolates,
+      limits: options.limits,
       services: (caller, request, deadline, log) => services.handler(caller, request, deadline, log),
       now,
       onFatal: (plugin, reason) => events.emit('sandbox:fatal', { installationId: plugin.installationId, workspaceId: plugin.workspaceId, reason }),
@@ -141,15 +142,8 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     const executor = createExecutor({ sandbox, runLog, now });
     const workspaces = createWorkspaces(store, now);
     const webhooks = createWebhooks({ store, secrets, now });
-    const verifySignature = async (workspaceId: string, headers: Headers, rawBody: string) => {
-      const header = headers['x-plughost-signature'];
-      const signature = Array.isArray(header) ? header[0] : header;
-      if (!signature) return false;
-      for (const s of await store.schedules.list(workspaceId, ['webhook'])) {
-        if (verifySignatureHeader(signature, webhooks.secretOf(s), rawBody, now())) return true;
-      }
-      return false;
-    };
+    const signatures = createRouteSignatures({ store, webhooks, now });
+    const verifySignature = signatures.verify;
     const runs = createRuns({ store, installations, executor, runLog, egress, webhooks, now, routes: { auth, installations, executor, verifySignature } });
     const fire = createFire(runs);
     const scheduler = createScheduler({

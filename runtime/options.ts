@@ -1,6 +1,7 @@
 // Host options, resolved once. Flags win over environment variables, which win over the
 // defaults below. This is the only file that reads `process.env`; everything else takes the
 // resolved, fully typed `HostOptions`.
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { PlughostError } from './errors.ts';
@@ -32,6 +33,37 @@ export const defaults = {
     timeoutMs: 15_000,
   },
   kv: { maxKeyLength: 256, maxValueBytes: 64 * 1024 },
+  /**
+   * Budgets for what plugin code can make the host hold or do. Each one exceeded is a
+   * `PLUGIN_LIMIT` error whose `details.limit` is the key below. Set with
+   * `--limits key=value,…` or `PLUGHOST_LIMITS`.
+   */
+  limits: {
+    /** Host operations (timers, fetches, $db, $schedule, service calls) one invocation may have pending at once. */
+    pendingOps: 1_000,
+    /** Messages (operations and log lines) one invocation may send the host in all; past it the invocation fails. */
+    guestMessages: 100_000,
+    /** Largest single message from guest to host, checked before it is parsed. */
+    maxMessageBytes: 6 * 1024 * 1024,
+    /** Log lines kept per invocation; the rest are counted and dropped (the byte cap is sandbox.maxLogBytes). */
+    logLines: 2_000,
+    /** Outbound requests in flight per installation, and for the whole host. */
+    outboundPerInstallation: 32,
+    outboundHostWide: 512,
+    /** Bytes of outbound request and response bodies in flight per installation, and for the whole host. */
+    outboundBytesPerInstallation: 32 * 1024 * 1024,
+    outboundBytesHostWide: 256 * 1024 * 1024,
+    /** Invocations of one installation running or queued at once; the rest are refused. */
+    invocationsPerInstallation: 64,
+    /** Isolate memory of all warm isolates together (MiB); default a quarter of the machine's memory. */
+    isolateMemoryMb: Math.max(256, Math.floor(os.totalmem() / 1024 / 1024 / 4)),
+    /** `$db` keys and stored bytes per installation. */
+    kvKeys: 5_000,
+    kvBytes: 50 * 1024 * 1024,
+    /** Integration messages per queue, and the largest one (bytes of JSON). */
+    queueMessages: 10_000,
+    messageBytes: 256 * 1024,
+  },
   schedules: {
     /** An occurrence later than this is a misfire (downtime), handled by the schedule's policy. */
     graceMs: 60_000,
@@ -88,6 +120,19 @@ const rawOptions = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Seconds (fractions allowed). */
   drainTimeout: z.coerce.number().min(0).max(3600).default(defaults.drainMs / 1000),
+  /** `key=value,…` over defaults.limits; every value a positive integer. */
+  limits: z.string().transform((s, ctx) => {
+    const out: Partial<Record<keyof typeof defaults.limits, number>> = {};
+    for (const pair of s.split(',').map((x) => x.trim()).filter(Boolean)) {
+      const [key, value] = pair.split('=').map((x) => x.trim());
+      if (!key || !Object.hasOwn(defaults.limits, key)) {
+        ctx.addIssue({ code: 'custom', message: `"${pair}": unknown limit; known: ${Object.keys(defaults.limits).join(', ')}` });
+      } else if (!/^\d+$/.test(value ?? '') || Number(value) < 1) {
+        ctx.addIssue({ code: 'custom', message: `"${pair}": the value must be a positive integer` });
+      } else out[key as keyof typeof defaults.limits] = Number(value);
+    }
+    return out;
+  }).optional(),
 });
 
 export type RawOptions = z.input<typeof rawOptions>;
@@ -109,6 +154,7 @@ export interface HostOptions {
   http: typeof defaults.http;
   egress: typeof defaults.egress;
   kv: typeof defaults.kv;
+  limits: typeof defaults.limits;
   schedules: typeof defaults.schedules;
 }
 
@@ -123,13 +169,14 @@ const envNames: Record<keyof RawOptions, string> = {
   secretKey: 'PLUGHOST_SECRET_KEY',
   logLevel: 'PLUGHOST_LOG_LEVEL',
   drainTimeout: 'PLUGHOST_DRAIN_TIMEOUT',
+  limits: 'PLUGHOST_LIMITS',
 };
 
 /** Flags (already parsed by the CLI) over environment over defaults. Throws INVALID_BODY-free usage errors. */
 export function resolveOptions(
   flags: Partial<RawOptions> = {},
   env: Record<string, string | undefined> = process.env,
-  overrides: Partial<Pick<HostOptions, 'sandbox' | 'http' | 'egress' | 'kv' | 'schedules'>> = {},
+  overrides: Partial<Pick<HostOptions, 'sandbox' | 'http' | 'egress' | 'kv' | 'schedules' | 'limits'>> = {},
 ): HostOptions {
   const merged: Record<string, unknown> = {};
   for (const key of Object.keys(envNames) as Array<keyof RawOptions>) {
@@ -160,6 +207,7 @@ export function resolveOptions(
     http: { ...defaults.http, ...overrides.http },
     egress: { ...defaults.egress, ...overrides.egress },
     kv: { ...defaults.kv, ...overrides.kv },
+    limits: { ...defaults.limits, ...o.limits, ...overrides.limits },
     schedules: { ...defaults.schedules, ...overrides.schedules },
   };
 }

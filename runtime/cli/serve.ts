@@ -17,6 +17,7 @@ export function serveCommand(program: Command): void {
     .option('--egress-allow <list>', 'comma list of private hosts or CIDRs plugins may reach (PLUGHOST_EGRESS_ALLOW)')
     .option('--egress-map <list>', 'comma list of host=baseURL to send a host\'s traffic elsewhere (PLUGHOST_EGRESS_MAP)')
     .option('--demo', 'seed the demo workspace on an empty store (PLUGHOST_DEMO)')
+    .option('--limits <key=value,...>', 'plugin budgets over their defaults, e.g. pendingOps=500,outboundPerInstallation=16 (PLUGHOST_LIMITS; README "Budgets")')
     .option('--drain-timeout <seconds>', 'on SIGTERM/SIGINT, how long in-flight requests and runs may finish (PLUGHOST_DRAIN_TIMEOUT, default 30)')
     .action(async (flags: Record<string, string | boolean | undefined>) => {
       const options = resolveOptions({
@@ -24,6 +25,7 @@ export function serveCommand(program: Command): void {
         operatorToken: flags.operatorToken as string | undefined, egressAllow: flags.egressAllow as string | undefined,
         egressMap: flags.egressMap as string | undefined, demo: flags.demo as boolean | undefined,
         drainTimeout: flags.drainTimeout as string | undefined,
+        limits: flags.limits as string | undefined,
       });
       const say = (line: string) => process.stdout.write(`plughost: ${line}\n`);
       say(`opening the store (${options.databaseUrl ? 'PostgreSQL' : `SQLite in ${options.dataDir}`})…`);

@@ -24,6 +24,9 @@ export interface EgressResponse {
   url: string;
   redirected: boolean;
 }
+/** In-flight budgets (options.limits): requests and body bytes per installation and host-wide. */
+export interface EgressBudgets { outboundPerInstallation: number; outboundHostWide: number; outboundBytesPerInstallation: number; outboundBytesHostWide: number }
+
 export interface EgressLimits { maxResponseBytes: number; timeoutMs: number; maxRedirects: number; maxRequestBytes: number }
 export interface EgressCallOptions {
   permittedHosts: readonly string[];
@@ -56,7 +59,7 @@ class TimeoutReason extends Error {
 
 type Headers = Record<string, string>;
 
-export function createEgressClient(options: { policy: EgressPolicy; limits?: Partial<EgressLimits> }): EgressClient {
+export function createEgressClient(options: { policy: EgressPolicy; limits?: Partial<EgressLimits>; budgets?: EgressBudgets }): EgressClient {
   const { policy } = options;
   const limits: EgressLimits = { ...defaultEgressLimits, ...options.limits };
 

@@ -4,6 +4,7 @@
 import { createPluginIsolate, type PluginIsolate } from './plugin-isolate.ts';
 import { prepareIsolate, type GuestLimits, type PreparedIsolate } from './prepared-isolate.ts';
 import type { LogLevel } from './run-log.ts';
+import type { HostOptions } from '../options.ts';
 import type { InvocationOutcome, InvokeRequest, LoadInfo, Ops, SandboxPlugin, ServiceHandler, ServiceResult } from './types.ts';
 
 export interface SandboxOptions {
@@ -13,6 +14,8 @@ export interface SandboxOptions {
   maxResultBytes: number;
   maxLogBytes: number;
   spareIsolates: number;
+  /** The host's plugin budgets (options.limits). */
+  limits: HostOptions['limits'];
   /** Answers plugins' synchronous Haplo service calls. */
   services?: ServiceHandler;
   /** The host's clock, for plugin code's Date and run-log times (default: real time). */
