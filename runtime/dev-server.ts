@@ -7,8 +7,6 @@
 // through every due time so that each occurrence fires as it would have.
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Router from '@koa/router';
@@ -354,25 +352,16 @@ export async function startDevServer(options: DevServerOptions) {
     devApp.use(devRouter.routes());
     devApp.use(devRouter.allowedMethods({ throw: true }));
     const devHandler = devApp.callback();
-    const hostHandler = host.callback();
-    const server = http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 120_000 }, (req, res) => {
-      const p = (req.url ?? '/').split('?')[0]!;
-      void (p === '/api/v1/dev' || p.startsWith('/api/v1/dev/') ? devHandler : hostHandler)(req, res);
-    });
-    server.maxHeadersCount = hostOptions.http.maxHeaders;
     const listenHost = options.listenHost ?? '127.0.0.1';
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: Error & { code?: string }) => reject(err.code === 'EADDRINUSE'
+    // The host's own server, so a stop drains in-flight requests like `plughost serve`.
+    url = await host.listen(options.port ?? 3000, listenHost, (req) => {
+      const p = (req.url ?? '/').split('?')[0]!;
+      return p === '/api/v1/dev' || p.startsWith('/api/v1/dev/') ? (rq, rs) => void devHandler(rq, rs) : undefined;
+    }).catch((err: Error & { code?: string }) => {
+      throw err.code === 'EADDRINUSE'
         ? new Error(`port ${options.port ?? 3000} on ${listenHost} is in use (another plughost?); pass --port with a free port, or --port 0 for any`)
-        : err));
-      server.listen(options.port ?? 3000, listenHost, () => { server.removeAllListeners('error'); resolve(); });
+        : err;
     });
-    cleanups.push(() => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }));
-    const port = (server.address() as AddressInfo).port;
-    url = `http://${listenHost === '0.0.0.0' || listenHost === '::' ? '127.0.0.1' : listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${port}`;
     await host.start();
 
     print(`listening on ${url} (data in ${hostOptions.databaseUrl ? 'PostgreSQL' : dataDir}${tempData ? ', removed on exit' : ''})`);

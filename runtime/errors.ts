@@ -38,7 +38,7 @@ export const errorCodes = {
   PLUGIN_RESULT_TOO_LARGE: { status: 500, doc: 'the plugin produced a response over the size limit' },
   PLUGIN_NO_HANDLER: { status: 500, doc: 'the plugin module does not export the function the host must call' },
   PLUGIN_LOAD_ERROR: { status: 500, doc: 'the plugin code failed to load (syntax error, missing module, throw at top level)' },
-  PLUGIN_LIMIT: { status: 429, doc: 'the plugin reached one of its budgets (pending operations, outbound requests or bytes, messages, storage, memory); `details.limit` names it' },
+  PLUGIN_LIMIT: { status: 429, doc: 'the plugin reached one of its budgets (pending host operations, outbound requests in flight); `details.limit` names it' },
   // Haplo services and integration messages
   SERVICE_NOT_IMPLEMENTED: { status: 404, doc: 'no installation in the workspace implements that Haplo service' },
   SERVICE_DEADLOCK: { status: 409, doc: 'a synchronous service call would call back into an installation already waiting on it' },

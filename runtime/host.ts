@@ -70,7 +70,6 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     const egress = createEgressClient({
       policy: createEgressPolicy({ allow: options.egressAllow, map: options.egressMap, ...(deps.lookup ? { lookup: deps.lookup } : {}) }),
       limits: { maxResponseBytes: options.egress.maxResponseBytes, timeoutMs: options.egress.timeoutMs },
-      budgets: options.limits,
     });
     const dataApi = createDataApi(store, now);
     const cloneGuard = await createCloneGuard(store, options.dataDir);
@@ -97,7 +96,7 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     const messages = createIntegrationMessages({ store, egress, cloneGuard, now, registry: () => services, timeoutMs: options.sandbox.timeoutMs, runs: runLog.record });
     const sandbox = await createSandbox({
       ops: {
-        ...sleepOps, ...httpOps(egress), ...dataOps(dataApi), ...kvOps(store.kv, options.kv, now),
+        ...sleepOps, ...httpOps(egress, options.limits), ...dataOps(dataApi), ...kvOps(store.kv, options.kv, now),
         // The scheduler hears of schedule changes through the event bus (it is created later).
         ...pluginScheduleOps({ store, now, limits: options.schedules, changed: () => events.emit('schedules:changed') }),
       },
@@ -185,9 +184,13 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
       },
       callback: () => app.callback(),
 
-      /** Serves HTTP on `port` (0 for any free port); resolves with the base URL. */
-      async listen(port = options.port, host = '0.0.0.0'): Promise<string> {
-        const handle = app.callback();
+      /**
+       * Serves HTTP on `port` (0 for any free port); resolves with the base URL. `intercept`
+       * may take some requests itself (the dev host's own endpoints); they drain like the rest.
+       */
+      async listen(port = options.port, host = '0.0.0.0', intercept?: (req: http.IncomingMessage) => http.RequestListener | undefined): Promise<string> {
+        const appHandler = app.callback();
+        const handle: http.RequestListener = (req, res) => void (intercept?.(req) ?? appHandler)(req, res);
         /** Responses not yet finished (or aborted): the requests a drain waits for. */
         const active = new Set<http.ServerResponse>();
         let draining = false;
@@ -200,7 +203,7 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
           });
           // A request on a kept-alive socket during the drain is served, then its socket closed.
           if (draining) noKeepAlive(res);
-          void handle(req, res);
+          handle(req, res);
         });
         server.maxHeadersCount = options.http.maxHeaders;
         const s = server;
@@ -232,7 +235,7 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
         })();
         releases.push(() => drainHttp!(0)); // after close() drained: done at once; else cuts now
         const address = s.address() as AddressInfo;
-        return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
+        return `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${address.port}`;
       },
 
       /**

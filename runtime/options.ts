@@ -41,28 +41,9 @@ export const defaults = {
   limits: {
     /** Host operations (timers, fetches, $db, $schedule, service calls) one invocation may have pending at once. */
     pendingOps: 1_000,
-    /** Messages (operations and log lines) one invocation may send the host in all; past it the invocation fails. */
-    guestMessages: 100_000,
-    /** Largest single message from guest to host, checked before it is parsed. */
-    maxMessageBytes: 6 * 1024 * 1024,
-    /** Log lines kept per invocation; the rest are counted and dropped (the byte cap is sandbox.maxLogBytes). */
-    logLines: 2_000,
     /** Outbound requests in flight per installation, and for the whole host. */
     outboundPerInstallation: 32,
     outboundHostWide: 512,
-    /** Bytes of outbound request and response bodies in flight per installation, and for the whole host. */
-    outboundBytesPerInstallation: 32 * 1024 * 1024,
-    outboundBytesHostWide: 256 * 1024 * 1024,
-    /** Invocations of one installation running or queued at once; the rest are refused. */
-    invocationsPerInstallation: 64,
-    /** Isolate memory of all warm isolates together (MiB); default a quarter of the machine's memory. */
-    isolateMemoryMb: Math.max(256, Math.floor(os.totalmem() / 1024 / 1024 / 4)),
-    /** `$db` keys and stored bytes per installation. */
-    kvKeys: 5_000,
-    kvBytes: 50 * 1024 * 1024,
-    /** Integration messages per queue, and the largest one (bytes of JSON). */
-    queueMessages: 10_000,
-    messageBytes: 256 * 1024,
   },
   schedules: {
     /** An occurrence later than this is a misfire (downtime), handled by the schedule's policy. */

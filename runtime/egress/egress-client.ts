@@ -24,9 +24,6 @@ export interface EgressResponse {
   url: string;
   redirected: boolean;
 }
-/** In-flight budgets (options.limits): requests and body bytes per installation and host-wide. */
-export interface EgressBudgets { outboundPerInstallation: number; outboundHostWide: number; outboundBytesPerInstallation: number; outboundBytesHostWide: number }
-
 export interface EgressLimits { maxResponseBytes: number; timeoutMs: number; maxRedirects: number; maxRequestBytes: number }
 export interface EgressCallOptions {
   permittedHosts: readonly string[];
@@ -59,7 +56,7 @@ class TimeoutReason extends Error {
 
 type Headers = Record<string, string>;
 
-export function createEgressClient(options: { policy: EgressPolicy; limits?: Partial<EgressLimits>; budgets?: EgressBudgets }): EgressClient {
+export function createEgressClient(options: { policy: EgressPolicy; limits?: Partial<EgressLimits> }): EgressClient {
   const { policy } = options;
   const limits: EgressLimits = { ...defaultEgressLimits, ...options.limits };
 
@@ -133,7 +130,8 @@ export function createEgressClient(options: { policy: EgressPolicy; limits?: Par
         throw new PlughostError('EGRESS_FAILED', `request body is ${size} bytes, over the ${limits.maxRequestBytes}-byte limit`,
           { details: { limit: 'maxRequestBytes' } });
       }
-      const timeoutMs = call.timeoutMs ?? limits.timeoutMs;
+      // A call may shorten the cap (a run's remaining time), never lengthen it.
+      const timeoutMs = Math.min(call.timeoutMs ?? limits.timeoutMs, limits.timeoutMs);
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(new TimeoutReason(`timed out after ${timeoutMs} ms`)), timeoutMs);
       const onAbort = (): void => controller.abort(call.signal?.reason);

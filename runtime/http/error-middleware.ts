@@ -3,7 +3,7 @@
 import type { Middleware } from 'koa';
 import { PlughostError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { isConnectionError, isStoreFull } from '../store/dialect.ts';
+import { storeFailure } from '../store/dialect.ts';
 
 export function errorMiddleware(log: Logger): Middleware {
   return async (ctx, next) => {
@@ -14,8 +14,8 @@ export function errorMiddleware(log: Logger): Middleware {
       let err = caught;
       if (!(err instanceof PlughostError)) {
         const status = (err as { status?: number }).status;
-        if (isStoreFull(err)) err = new PlughostError('STORE_FULL', 'the database is full; writes fail until an operator frees space', { cause: err });
-        else if (isConnectionError(err)) err = new PlughostError('STORE_UNAVAILABLE', 'the database cannot be reached; try again shortly', { cause: err });
+        const store = storeFailure(err);
+        if (store) err = store;
         else if (status === 405) err = new PlughostError('METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}`, { cause: err });
         else if (status === 404) err = new PlughostError('NOT_FOUND', `no such path: ${ctx.method} ${ctx.path}`, { cause: err });
         else err = new PlughostError('INTERNAL', 'internal error', { cause: err });

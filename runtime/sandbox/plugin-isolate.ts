@@ -3,7 +3,7 @@
 // awaits forever. A timeout inside guest code, a memory overrun or any other fatal error
 // disposes the isolate, and the sandbox builds a fresh one for the next call.
 import type { ErrorCode } from '../errors.ts';
-import { isPlughostError } from '../errors.ts';
+import { isPlughostError, PlughostError } from '../errors.ts';
 import type { PreparedIsolate } from './prepared-isolate.ts';
 import { RunLog, type LogLevel } from './run-log.ts';
 import type { InvocationKind, InvocationOutcome, InvokeRequest, LoadInfo, Ops, RouteResponse, SandboxPlugin, ServiceHandler, ServiceRequest, ServiceResult } from './types.ts';
@@ -14,6 +14,8 @@ export interface PluginIsolateOptions {
   ops: Ops;
   maxResultBytes: number;
   maxLogBytes: number;
+  /** Host operations one invocation may have pending at once; past it an operation fails with PLUGIN_LIMIT. */
+  maxPendingOps: number;
   /** Grace after the time limit before the watchdog gives up on a run. */
   watchdogMarginMs?: number;
   /** Answers the plugin's synchronous Haplo service calls. */
@@ -39,6 +41,8 @@ interface Invocation {
   settled: { ok: boolean; value?: unknown; error?: { message?: string; stack?: string; code?: string; noRetry?: boolean } } | undefined;
   /** The first promise the plugin rejected and left unhandled while this run was open. */
   unhandled?: string;
+  /** Host operations refused by the pendingOps budget. */
+  refusedOps?: number;
   finish(outcome: Omit<InvocationOutcome, 'log' | 'startedAt' | 'durationMs'>): void;
   done: Promise<InvocationOutcome>;
 }
@@ -133,6 +137,15 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
 
   const runOp = async (inv: Invocation, opId: number, op: string, args: Record<string, unknown>) => {
     const handler = Object.hasOwn(ops, op) ? ops[op] : undefined;
+    if (inv.pendingOps.size >= options.maxPendingOps) {
+      // Refused before any host work: the plugin sees the limit, the run's log says how often.
+      if ((inv.refusedOps = (inv.refusedOps ?? 0) + 1) === 1) {
+        inv.log.append('host', `host operation refused: ${options.maxPendingOps} already pending (limit pendingOps); this and any further ones reject with PLUGIN_LIMIT`);
+      }
+      const limit = new PlughostError('PLUGIN_LIMIT', `${options.maxPendingOps} host operations (timers, fetches, $db, $schedule, service calls) are already pending in this run; await some before starting more`, { details: { limit: 'pendingOps' } });
+      if (invocations.has(inv.id)) await deliver(opId, inv, false, opError(limit));
+      return;
+    }
     inv.pendingOps.add(opId);
     try {
       if (!handler) throw Object.assign(new Error(`unknown host operation ${op}`), { status: 400 });
@@ -321,8 +334,11 @@ function pluginError(error: { message?: string; stack?: string; code?: string; n
 }
 
 /** What the guest receives when an op fails: never a host stack or an internal message. */
-function opError(err: unknown): { code: string; message: string; status: number } {
-  if (isPlughostError(err)) return { code: err.code, message: err.expose ? err.message : 'internal error', status: err.status };
+function opError(err: unknown): { code: string; message: string; status: number; limit?: string } {
+  if (isPlughostError(err)) {
+    const limit = (err.details as { limit?: unknown } | undefined)?.limit;
+    return { code: err.code, message: err.expose ? err.message : 'internal error', status: err.status, ...(typeof limit === 'string' ? { limit } : {}) };
+  }
   const e = err as { status?: unknown; message?: unknown; code?: unknown };
   if (e && typeof e.status === 'number' && typeof e.message === 'string') {
     return { code: typeof e.code === 'string' ? e.code : 'OP_FAILED', message: e.message, status: e.status };

@@ -79,7 +79,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     }
     const created = take(plugin.manifest.limits.memoryMb).then((prepared) =>
       createPluginIsolate({
-        plugin, prepared, ops: options.ops, maxResultBytes: options.maxResultBytes, maxLogBytes: options.maxLogBytes,
+        plugin, prepared, ops: options.ops, maxResultBytes: options.maxResultBytes, maxLogBytes: options.maxLogBytes, maxPendingOps: options.limits.pendingOps,
         ...(options.services ? { services: options.services } : {}),
         ...(options.now ? { now: options.now } : {}),
         onFatal: (reason) => {

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import pg from 'pg';
+import { PlughostError } from '../errors.ts';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -184,4 +185,12 @@ export function isStoreFull(err: unknown): boolean {
   if (/database or disk is full|no space left on device|could not extend file/i.test(e.message ?? '')) return true;
   // PlughostError and friends wrap the driver's error.
   return e.cause !== undefined && e.cause !== err && isStoreFull(e.cause);
+}
+
+/** A store failure as the error every caller sees (STORE_FULL, STORE_UNAVAILABLE), or undefined when `err` is not one. */
+export function storeFailure(err: unknown): PlughostError | undefined {
+  if (err instanceof PlughostError) return undefined;
+  if (isStoreFull(err)) return new PlughostError('STORE_FULL', 'the database is full; writes fail until an operator frees space', { cause: err });
+  if (isConnectionError(err)) return new PlughostError('STORE_UNAVAILABLE', 'the database cannot be reached; try again shortly', { cause: err });
+  return undefined;
 }

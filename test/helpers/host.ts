@@ -33,6 +33,7 @@ export interface TestHostOptions {
   sandbox?: Partial<HostOptions['sandbox']>;
   http?: Partial<HostOptions['http']>;
   schedules?: Partial<HostOptions['schedules']>;
+  limits?: Partial<HostOptions['limits']>;
 }
 
 export async function startHost(opts: TestHostOptions = {}): Promise<TestHost> {
@@ -46,6 +47,7 @@ export async function startHost(opts: TestHostOptions = {}): Promise<TestHost> {
     sandbox: { ...base.sandbox, spareIsolates: 1, ...opts.sandbox },
     http: { ...base.http, ...opts.http },
     schedules: { ...base.schedules, ...opts.schedules },
+    limits: { ...base.limits, ...opts.limits },
   };
   const host = await createHost(options, {
     logger: createLogger(process.env.PLUGHOST_TEST_LOG ?? 'silent'),

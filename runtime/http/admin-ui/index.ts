@@ -6,7 +6,7 @@ import Router from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
 import { PlughostError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
-import { isConnectionError } from '../../store/dialect.ts';
+import { storeFailure } from '../../store/dialect.ts';
 import type { ApiDeps } from '../api-context.ts';
 import { mediaType, readRaw } from '../body.ts';
 import { pageContext, readableError, seeOther, sendPage, type UiDeps, type UiState } from './context.ts';
@@ -84,7 +84,7 @@ export function adminUi(apiDeps: ApiDeps & { log: Logger }): Middleware {
       await handle(ctx);
     } catch (caught) {
       let err = caught;
-      if (!(err instanceof PlughostError) && isConnectionError(err)) err = new PlughostError('STORE_UNAVAILABLE', 'the database cannot be reached; try again shortly', { cause: err });
+      err = storeFailure(err) ?? err;
       const message = readableError(err);
       const status = err instanceof PlughostError ? err.status : 500;
       if (message === undefined) deps.log.error({ err: (err as { cause?: unknown }).cause ?? err, path: ctx.path }, 'admin UI error');

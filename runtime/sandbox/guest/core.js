@@ -87,6 +87,7 @@ function toError(payload) {
   const err = new ErrorCtor(payload && payload.message ? payload.message : 'host operation failed');
   if (payload && payload.code) err.code = payload.code;
   if (payload && payload.status) err.status = payload.status;
+  if (payload && payload.limit) err.limit = payload.limit;
   return err;
 }
 

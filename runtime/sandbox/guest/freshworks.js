@@ -4,7 +4,10 @@
 
 function freshworksCall(op, args) {
   return hostCall(op, args).then(undefined, (err) => {
-    throw { status: (err && err.status) || 500, message: (err && err.message) || 'internal error' };
+    const failure = { status: (err && err.status) || 500, message: (err && err.message) || 'internal error' };
+    // A host budget says which one (status 429, as Freshworks' own rate limit answers).
+    if (err && err.code === 'PLUGIN_LIMIT') { failure.code = err.code; failure.limit = err.limit; }
+    throw failure;
   });
 }
 

@@ -48,7 +48,11 @@ function startTimer(fn, ms, args, repeat) {
       if (!repeat) timers.delete(id);
       fn(...args);
       if (repeat && !timer.cancelled) arm();
-    }, () => timers.delete(id));
+    }, (err) => {
+      timers.delete(id);
+      // A timer the host refused (its pendingOps budget) fails the run like an uncaught error.
+      if (err && err.code === 'PLUGIN_LIMIT') throw toError(err);
+    });
   };
   arm();
   return id;

@@ -70,7 +70,12 @@ globalThis.fetch = function fetch(input, init = {}) {
   const headers = {};
   new Headers(init.headers).forEach((v, k) => { headers[k] = v; });
   return httpOp({ url, method: StringCtor(init.method || 'GET').toUpperCase(), headers, redirect: init.redirect || 'follow', ...bodyToWire(init.body) }, 'fetch')
-    .then((wire) => new Response(wire), (err) => { throw new TypeError('fetch failed: ' + (err && err.message ? err.message : 'network error')); });
+    .then((wire) => new Response(wire), (err) => {
+      const failure = new TypeError('fetch failed: ' + (err && err.message ? err.message : 'network error'));
+      // A host budget names itself, so the plugin can tell "too many at once" from a network error.
+      if (err && err.code === 'PLUGIN_LIMIT') { failure.code = err.code; failure.limit = err.limit; }
+      throw failure;
+    });
 };
 
 // requestify: responses expose getBody/getCode/getHeaders; HTTP errors (>= 400) reject

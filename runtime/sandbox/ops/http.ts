@@ -1,30 +1,56 @@
 // The `http` op: outbound requests from `fetch`, `requestify` and absolute-URL `zn-http`,
 // carried out by the egress client under the plugin's permitted hosts and the host policy.
+// Requests in flight are budgeted per installation and host-wide: past either, a request is
+// refused at once with PLUGIN_LIMIT (it holds no socket), so one plugin cannot hold them all.
 import type { EgressClient } from '../../egress/index.ts';
+import { PlughostError } from '../../errors.ts';
 import type { Ops } from '../types.ts';
+
+export interface OutboundBudgets { outboundPerInstallation: number; outboundHostWide: number }
 
 const TEXTUAL = /^(text\/|application\/([\w.+-]*\+)?(json|xml|javascript|x-www-form-urlencoded))/i;
 
-export function httpOps(egress: EgressClient): Ops {
+export function httpOps(egress: EgressClient, budgets: OutboundBudgets): Ops {
+  const inFlight = new Map<string, number>();
+  let total = 0;
+  const refuse = (limit: keyof OutboundBudgets, count: number, whose: string) => new PlughostError('PLUGIN_LIMIT',
+    `${count} outbound requests are already in flight ${whose} (limit ${limit}); await some before starting more`, { details: { limit } });
   return {
-    async http({ args, plugin, signal, deadline }) {
-      const body = typeof args.bodyBase64 === 'string' ? Buffer.from(args.bodyBase64, 'base64')
-        : typeof args.bodyText === 'string' ? args.bodyText : undefined;
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries((args.headers ?? {}) as Record<string, unknown>)) headers[k] = String(v);
-      const redirect = args.redirect === 'manual' || args.redirect === 'error' ? args.redirect : 'follow';
-      const response = await egress.request(
-        { url: String(args.url), method: String(args.method ?? 'GET'), headers, ...(body === undefined ? {} : { body }) },
-        { permittedHosts: plugin.manifest.permissions.hosts, signal, redirect, timeoutMs: Math.max(1, deadline - Date.now()) },
-      );
-      const type = response.headers['content-type'] ?? '';
-      const bytes = Buffer.from(response.body);
-      const textual = TEXTUAL.test(type) || (type === '' && isUtf8(bytes));
-      return {
-        status: response.status, statusText: response.statusText, headers: response.headers, url: response.url,
-        redirected: response.redirected, ...(textual ? { text: bytes.toString('utf8') } : { base64: bytes.toString('base64') }),
-      };
+    async http(call) {
+      const id = call.plugin.installationId;
+      const mine = inFlight.get(id) ?? 0;
+      if (mine >= budgets.outboundPerInstallation) throw refuse('outboundPerInstallation', mine, 'for this installation');
+      if (total >= budgets.outboundHostWide) throw refuse('outboundHostWide', total, 'on this host');
+      inFlight.set(id, mine + 1);
+      total++;
+      try {
+        return await request(egress, call);
+      } finally {
+        total--;
+        const left = inFlight.get(id)! - 1;
+        if (left === 0) inFlight.delete(id);
+        else inFlight.set(id, left);
+      }
     },
+  };
+}
+
+async function request(egress: EgressClient, { args, plugin, signal, deadline }: Parameters<Ops[string]>[0]) {
+  const body = typeof args.bodyBase64 === 'string' ? Buffer.from(args.bodyBase64, 'base64')
+    : typeof args.bodyText === 'string' ? args.bodyText : undefined;
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries((args.headers ?? {}) as Record<string, unknown>)) headers[k] = String(v);
+  const redirect = args.redirect === 'manual' || args.redirect === 'error' ? args.redirect : 'follow';
+  const response = await egress.request(
+    { url: String(args.url), method: String(args.method ?? 'GET'), headers, ...(body === undefined ? {} : { body }) },
+    { permittedHosts: plugin.manifest.permissions.hosts, signal, redirect, timeoutMs: Math.max(1, deadline - Date.now()) },
+  );
+  const type = response.headers['content-type'] ?? '';
+  const bytes = Buffer.from(response.body);
+  const textual = TEXTUAL.test(type) || (type === '' && isUtf8(bytes));
+  return {
+    status: response.status, statusText: response.statusText, headers: response.headers, url: response.url,
+    redirected: response.redirected, ...(textual ? { text: bytes.toString('utf8') } : { base64: bytes.toString('base64') }),
   };
 }
 
