@@ -48,6 +48,8 @@ after(async () => {
 async function runsOf(act: () => Promise<unknown>): Promise<Run[]> {
   const from = recorded.length;
   await act();
+  // A route's response goes out before its run is recorded: wait for every run in flight.
+  await h.host.executor.idle();
   await h.host.recorder.flush();
   return recorded.slice(from);
 }
