@@ -142,8 +142,7 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     const workspaces = createWorkspaces(store, now);
     const webhooks = createWebhooks({ store, secrets, now });
     const signatures = createRouteSignatures({ store, webhooks, now });
-    const verifySignature = signatures.verify;
-    const runs = createRuns({ store, installations, executor, runLog, egress, webhooks, now, routes: { auth, installations, executor, verifySignature } });
+    const runs = createRuns({ store, installations, executor, runLog, egress, webhooks, now, routes: { auth, installations, executor, verifySignature: signatures.verify } });
     const fire = createFire(runs);
     const scheduler = createScheduler({
       store, clock, events, log,

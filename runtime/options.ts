@@ -1,7 +1,6 @@
 // Host options, resolved once. Flags win over environment variables, which win over the
 // defaults below. This is the only file that reads `process.env`; everything else takes the
 // resolved, fully typed `HostOptions`.
-import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { PlughostError } from './errors.ts';
@@ -39,7 +38,7 @@ export const defaults = {
    * `--limits key=value,…` or `PLUGHOST_LIMITS`.
    */
   limits: {
-    /** Host operations (timers, fetches, $db, $schedule, service calls) one invocation may have pending at once. */
+    /** Host operations (timers, fetches, $db, $schedule) one invocation may have pending at once (Haplo service calls are synchronous). */
     pendingOps: 1_000,
     /** Outbound requests in flight per installation, and for the whole host. */
     outboundPerInstallation: 32,

@@ -21,8 +21,8 @@ import type { Schedule } from '../store/schedules.ts';
 import type { Store } from '../store/store.ts';
 import type { Executor } from './executor.ts';
 import { askedNoRetry } from './outcome.ts';
-import type { RunLog, RunMeta } from './record.ts';
-import { callRoute, type RouteCall, type RouteCallDeps } from './route-call.ts';
+import type { RunMeta } from './record.ts';
+import { callRoute, type RouteCall } from './route-call.ts';
 import { callWebhook, type WebhookCallDeps } from './webhook-call.ts';
 
 export type Trigger =
@@ -45,11 +45,10 @@ export interface Execution {
   done: Promise<Settled>;
 }
 
-export interface RunsDeps extends Omit<WebhookCallDeps, 'routes'> {
+export interface RunsDeps extends WebhookCallDeps {
   store: Store;
   installations: Installations;
   executor: Executor;
-  routes: RouteCallDeps;
 }
 
 /** The error for a plugin that declares no `onScheduledEvent` handler. */

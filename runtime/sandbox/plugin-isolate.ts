@@ -41,8 +41,8 @@ interface Invocation {
   settled: { ok: boolean; value?: unknown; error?: { message?: string; stack?: string; code?: string; noRetry?: boolean } } | undefined;
   /** The first promise the plugin rejected and left unhandled while this run was open. */
   unhandled?: string;
-  /** Host operations refused by the pendingOps budget. */
-  refusedOps?: number;
+  /** Set once the run's log notes that the pendingOps budget refused an operation. */
+  refusalLogged?: boolean;
   finish(outcome: Omit<InvocationOutcome, 'log' | 'startedAt' | 'durationMs'>): void;
   done: Promise<InvocationOutcome>;
 }
@@ -138,11 +138,12 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
   const runOp = async (inv: Invocation, opId: number, op: string, args: Record<string, unknown>) => {
     const handler = Object.hasOwn(ops, op) ? ops[op] : undefined;
     if (inv.pendingOps.size >= options.maxPendingOps) {
-      // Refused before any host work: the plugin sees the limit, the run's log says how often.
-      if ((inv.refusedOps = (inv.refusedOps ?? 0) + 1) === 1) {
+      // Refused before any host work: the plugin sees the limit, the run's log notes the first refusal.
+      if (!inv.refusalLogged) {
+        inv.refusalLogged = true;
         inv.log.append('host', `host operation refused: ${options.maxPendingOps} already pending (limit pendingOps); this and any further ones reject with PLUGIN_LIMIT`);
       }
-      const limit = new PlughostError('PLUGIN_LIMIT', `${options.maxPendingOps} host operations (timers, fetches, $db, $schedule, service calls) are already pending in this run; await some before starting more`, { details: { limit: 'pendingOps' } });
+      const limit = new PlughostError('PLUGIN_LIMIT', `${options.maxPendingOps} host operations (timers, fetches, $db, $schedule) are already pending in this run; await some before starting more`, { details: { limit: 'pendingOps' } });
       if (invocations.has(inv.id)) await deliver(opId, inv, false, opError(limit));
       return;
     }

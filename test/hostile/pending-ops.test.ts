@@ -1,5 +1,5 @@
 // The pendingOps budget: one invocation may have at most `limits.pendingOps` host operations
-// (timers, fetches, $db, $schedule, service calls) pending at once. A plugin arming 25,000
+// (timers, fetches, $db, $schedule) pending at once. A plugin arming 25,000
 // timers or starting thousands of un-awaited `$db.set`s gets PLUGIN_LIMIT (with `limit:
 // "pendingOps"`) for every operation past the budget, the run's log says so, the host holds
 // no more than the budget, and a neighbour in another workspace is served meanwhile.
@@ -63,7 +63,7 @@ test('un-awaited $db.set calls past the budget reject with PLUGIN_LIMIT pendingO
   await neighbourServed();
 });
 
-test('25,000 timers: those past the budget are refused and fail the run; the neighbour is served', async () => {
+test('25,000 timers: those past the budget are refused, the run\'s log says so; the neighbour is served', async () => {
   const res = await fetch(`${h.url}/workspaces/attacker/fl/go?what=timers&n=25000`);
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), { started: 25000 });
@@ -73,6 +73,7 @@ test('25,000 timers: those past the budget are refused and fail the run; the nei
   await h.host.recorder.flush();
   const run = await h.api('GET', `/api/v1/workspaces/attacker/runs/${runId}`);
   assert.match(run.body.log, /limit pendingOps/);
-  assert.match(run.body.log, /PLUGIN_LIMIT|pendingOps/);
+  // A route keeps the response it sent: the refusal is in its log, not its status.
+  assert.equal(run.body.status, 'succeeded');
   await neighbourServed();
 });
