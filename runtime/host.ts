@@ -32,7 +32,7 @@ import { pluginScheduleOps } from './schedule/plugin-schedules.ts';
 import { createScheduler } from './schedule/scheduler.ts';
 import { createRouteSignatures } from './schedule/route-signatures.ts';
 import { createWebhooks } from './schedule/webhooks.ts';
-import { dataOps, httpOps, kvOps, sleepOps } from './sandbox/ops/index.ts';
+import { dataOps, httpOps, kvOps } from './sandbox/ops/index.ts';
 import { createSandbox } from './sandbox/sandbox.ts';
 import { createSecrets, loadSecretKey } from './secrets.ts';
 import { createStore, type Store } from './store/store.ts';
@@ -70,6 +70,7 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     const egress = createEgressClient({
       policy: createEgressPolicy({ allow: options.egressAllow, map: options.egressMap, ...(deps.lookup ? { lookup: deps.lookup } : {}) }),
       limits: { maxResponseBytes: options.egress.maxResponseBytes, timeoutMs: options.egress.timeoutMs },
+      budgets: options.limits,
     });
     const dataApi = createDataApi(store, now);
     const cloneGuard = await createCloneGuard(store, options.dataDir);
@@ -93,10 +94,10 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     // Plugins call services that are plugin code again (and the host's integration-message
     // builtins call plugin formatters): the registry and the sandbox need each other, so the
     // sandbox reaches the registry, created just below it, through this closure.
-    const messages = createIntegrationMessages({ store, egress, cloneGuard, now, registry: () => services, timeoutMs: options.sandbox.timeoutMs, runs: runLog.record });
+    const messages = createIntegrationMessages({ store, egress, cloneGuard, now, registry: () => services, timeoutMs: options.sandbox.timeoutMs, runs: runLog.record, limits: options.limits });
     const sandbox = await createSandbox({
       ops: {
-        ...sleepOps, ...httpOps(egress, options.limits), ...dataOps(dataApi), ...kvOps(store.kv, options.kv, now),
+        ...httpOps(egress, options.limits), ...dataOps(dataApi), ...kvOps(store.kv, options.kv, now, options.limits),
         // The scheduler hears of schedule changes through the event bus (it is created later).
         ...pluginScheduleOps({ store, now, limits: options.schedules, changed: () => events.emit('schedules:changed') }),
       },
@@ -167,7 +168,7 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     let drainHttp: ((drainMs: number) => Promise<void>) | undefined;
 
     return {
-      options, store, events, sandbox, registry: pluginRegistry, services, messages, cloneGuard, installations, executor, runs, auth, workspaces, dataApi, recorder, metrics, clock, log,
+      options, store, events, sandbox, egress, registry: pluginRegistry, services, messages, cloneGuard, installations, executor, runs, auth, workspaces, dataApi, recorder, metrics, clock, log,
       webhooks, scheduler,
       /** Starts the scheduler (serving HTTP is `listen`). */
       start: () => scheduler.start(),

@@ -1,6 +1,7 @@
 // Host options, resolved once. Flags win over environment variables, which win over the
 // defaults below. This is the only file that reads `process.env`; everything else takes the
 // resolved, fully typed `HostOptions`.
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { PlughostError } from './errors.ts';
@@ -31,7 +32,8 @@ export const defaults = {
     maxResponseBytes: 10 * 1024 * 1024,
     timeoutMs: 15_000,
   },
-  kv: { maxKeyLength: 256, maxValueBytes: 64 * 1024 },
+  /** Freshworks' documented `$db` entry limits: keys of at most 60 characters, key and value together at most 40 KB. */
+  kv: { maxKeyLength: 60, maxValueBytes: 40 * 1024 },
   /**
    * Budgets for what plugin code can make the host hold or do. Each one exceeded is a
    * `PLUGIN_LIMIT` error whose `details.limit` is the key below. Set with
@@ -43,6 +45,21 @@ export const defaults = {
     /** Outbound requests in flight per installation, and for the whole host. */
     outboundPerInstallation: 32,
     outboundHostWide: 512,
+    /** Bytes of outbound request and response bodies in flight per installation, and for the whole host. */
+    outboundBytesPerInstallation: 32 * 1024 * 1024,
+    outboundBytesHostWide: 256 * 1024 * 1024,
+    /** Messages (log lines, host operations) one invocation may send the host; past it the rest are dropped, and counted in its log. */
+    guestMessages: 20_000,
+    /** Invocations one installation may have running or queued at once: its share of the host. */
+    invocationsPerInstallation: 64,
+    /** Isolate memory for the whole host (MiB): each warm isolate counts its manifest's memoryMb. Default: half the machine's memory. */
+    isolateMemoryMb: Math.max(256, Math.floor(os.totalmem() / 1024 / 1024 / 2)),
+    /** `$db` keys and bytes (keys plus values) per installation. */
+    kvKeys: 5_000,
+    kvBytes: 50 * 1024 * 1024,
+    /** Integration messages waiting in one queue, and the largest one. */
+    queueMessages: 10_000,
+    messageBytes: 256 * 1024,
   },
   schedules: {
     /** An occurrence later than this is a misfire (downtime), handled by the schedule's policy. */

@@ -2,6 +2,8 @@
 // talks node:http/https directly (global fetch cannot pin an address) and connects to the
 // address the policy vetted, so a DNS answer that changes between check and connect (DNS
 // rebinding) cannot steer the request elsewhere. Every redirect hop is checked again.
+// Bodies in flight count against the outbound byte budgets (outbound-bytes.ts): a request
+// body when the request is accepted, a response body chunk by chunk as it is read.
 import http from 'node:http';
 import https from 'node:https';
 import zlib from 'node:zlib';
@@ -9,8 +11,11 @@ import type { IncomingMessage, RequestOptions } from 'node:http';
 import { isIP } from 'node:net';
 import type { LookupFunction } from 'node:net';
 import type { Readable, Transform } from 'node:stream';
+import { onAbort } from '../abort-fanout.ts';
 import { PlughostError, isPlughostError } from '../errors.ts';
+import { defaults } from '../options.ts';
 import type { EgressPolicy, EgressTarget } from './egress-policy.ts';
+import { createOutboundBytes, type Hold, type OutboundByteBudgets, type OutboundBytesStats } from './outbound-bytes.ts';
 
 export interface EgressRequest { url: string; method?: string; headers?: Record<string, string>; body?: string | Uint8Array }
 export interface EgressResponse {
@@ -27,12 +32,22 @@ export interface EgressResponse {
 export interface EgressLimits { maxResponseBytes: number; timeoutMs: number; maxRedirects: number; maxRequestBytes: number }
 export interface EgressCallOptions {
   permittedHosts: readonly string[];
+  /**
+   * The installation whose byte budget the bodies count against (a plugin's own request);
+   * without one (the host's own sends) they count against the host-wide budget only.
+   */
+  installationId?: string;
+  /** Often a run's signal, shared by all its requests: the client keeps one listener on it, not one per request. */
   signal?: AbortSignal;
   redirect?: 'follow' | 'manual' | 'error';
   /** Overrides limits.timeoutMs for this call: the whole call, all hops and the body included. */
   timeoutMs?: number;
 }
-export interface EgressClient { request(req: EgressRequest, options: EgressCallOptions): Promise<EgressResponse> }
+export interface EgressClient {
+  request(req: EgressRequest, options: EgressCallOptions): Promise<EgressResponse>;
+  /** Bytes of outbound bodies in flight now, and the most ever held at once. */
+  stats(): OutboundBytesStats;
+}
 
 export const defaultEgressLimits: EgressLimits = {
   maxResponseBytes: 10 * 1024 * 1024,
@@ -56,11 +71,15 @@ class TimeoutReason extends Error {
 
 type Headers = Record<string, string>;
 
-export function createEgressClient(options: { policy: EgressPolicy; limits?: Partial<EgressLimits> }): EgressClient {
+export function createEgressClient(options: { policy: EgressPolicy; limits?: Partial<EgressLimits>; budgets?: Partial<OutboundByteBudgets> }): EgressClient {
   const { policy } = options;
   const limits: EgressLimits = { ...defaultEgressLimits, ...options.limits };
+  const bytes = createOutboundBytes({
+    outboundBytesPerInstallation: options.budgets?.outboundBytesPerInstallation ?? defaults.limits.outboundBytesPerInstallation,
+    outboundBytesHostWide: options.budgets?.outboundBytesHostWide ?? defaults.limits.outboundBytesHostWide,
+  });
 
-  async function run(req: EgressRequest, body: Uint8Array | undefined, call: EgressCallOptions, signal: AbortSignal): Promise<EgressResponse> {
+  async function run(req: EgressRequest, body: Uint8Array | undefined, call: EgressCallOptions, signal: AbortSignal, hold: Hold): Promise<EgressResponse> {
     let url = req.url;
     let method = (req.method ?? 'GET').toUpperCase();
     let payload = body;
@@ -100,7 +119,7 @@ export function createEgressClient(options: { policy: EgressPolicy; limits?: Par
         continue;
       }
       const decoded = hasBody(method, status) ? decoderFor(res.headers['content-encoding']) : undefined;
-      const received = await readBody(res, decoded, limits.maxResponseBytes, signal, target.originalUrl.origin);
+      const received = await readBody(res, decoded, limits.maxResponseBytes, signal, target.originalUrl.origin, hold);
       const out: Headers = {};
       for (const [name, values] of Object.entries(res.headersDistinct)) {
         if (values) out[name] = values.join(', ');
@@ -130,29 +149,38 @@ export function createEgressClient(options: { policy: EgressPolicy; limits?: Par
         throw new PlughostError('EGRESS_FAILED', `request body is ${size} bytes, over the ${limits.maxRequestBytes}-byte limit`,
           { details: { limit: 'maxRequestBytes' } });
       }
+      // Refused at once when the body does not fit: nothing is sent, nothing held.
+      const hold = bytes.open(call.installationId);
+      hold.take(size, `request to ${originOf(req.url)} refused`);
       // A call may shorten the cap (a run's remaining time), never lengthen it.
       const timeoutMs = Math.min(call.timeoutMs ?? limits.timeoutMs, limits.timeoutMs);
       const controller = new AbortController();
+      // An aborted request gives its bytes back at once, before its socket has even closed.
+      controller.signal.addEventListener('abort', () => hold.release(), { once: true });
       const timer = setTimeout(() => controller.abort(new TimeoutReason(`timed out after ${timeoutMs} ms`)), timeoutMs);
-      const onAbort = (): void => controller.abort(call.signal?.reason);
-      if (call.signal?.aborted) onAbort();
-      else call.signal?.addEventListener('abort', onAbort, { once: true });
+      const stopWaiting = call.signal ? onAbort(call.signal, () => controller.abort(call.signal!.reason)) : undefined;
       try {
-        return await run(req, body, call, controller.signal);
+        return await run(req, body, call, controller.signal, hold);
       } catch (err) {
         throw classify(err, controller.signal, req.url, timeoutMs);
       } finally {
+        hold.release();
         clearTimeout(timer);
-        call.signal?.removeEventListener('abort', onAbort);
+        stopWaiting?.();
       }
     },
+    stats: () => bytes.stats(),
   };
+}
+
+function originOf(url: string): string {
+  return URL.canParse(url) ? new URL(url).origin : 'the target';
 }
 
 /** Messages name the origin only: paths and queries often carry tokens (webhook URLs, auth_token=). */
 function classify(err: unknown, signal: AbortSignal, url: string, timeoutMs: number): PlughostError {
   if (isPlughostError(err) && err !== signal.reason) return err;
-  const where = URL.canParse(url) ? new URL(url).origin : 'the target';
+  const where = originOf(url);
   if (signal.aborted && signal.reason instanceof TimeoutReason) {
     return new PlughostError('EGRESS_FAILED', `request to ${where} timed out after ${timeoutMs} ms`,
       { cause: signal.reason, details: { limit: 'timeoutMs' } });
@@ -229,7 +257,7 @@ function decoderFor(encoding: string | undefined): Transform | undefined {
 
 /** Streams the body and stops as soon as it passes the limit (decoded size, so a zip bomb stops too). */
 async function readBody(res: IncomingMessage, decoder: Transform | undefined, maxBytes: number, signal: AbortSignal,
-  where: string): Promise<Uint8Array> {
+  where: string, hold: Hold): Promise<Uint8Array> {
   const tooLarge = (): PlughostError => new PlughostError('EGRESS_FAILED',
     `response from ${where} is over the ${maxBytes}-byte limit`, { details: { limit: 'maxResponseBytes' } });
   if (!decoder && Number(res.headers['content-length']) > maxBytes) {
@@ -245,8 +273,10 @@ async function readBody(res: IncomingMessage, decoder: Transform | undefined, ma
   try {
     for await (const chunk of source) {
       const buf = chunk as Buffer;
+      signal.throwIfAborted(); // a chunk already buffered when the request was aborted is not kept
       total += buf.byteLength;
       if (total > maxBytes) throw tooLarge();
+      hold.take(buf.byteLength, `response from ${where} cut off after ${total - buf.byteLength} bytes`);
       chunks.push(buf);
     }
   } finally {
@@ -254,5 +284,6 @@ async function readBody(res: IncomingMessage, decoder: Transform | undefined, ma
     res.destroy();
     decoder?.destroy();
   }
-  return new Uint8Array(Buffer.concat(chunks, total));
+  // A Buffer is a Uint8Array: returned as is, the body is not copied once more.
+  return Buffer.concat(chunks, total);
 }

@@ -5,3 +5,4 @@ export { createEgressClient, defaultEgressLimits } from './egress-client.ts';
 export type {
   EgressCallOptions, EgressClient, EgressLimits, EgressRequest, EgressResponse,
 } from './egress-client.ts';
+export type { OutboundByteBudgets, OutboundBytesStats } from './outbound-bytes.ts';

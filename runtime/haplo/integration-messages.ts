@@ -9,7 +9,7 @@ import type { RunSink } from '../runs/record.ts';
 import { PlughostError } from '../errors.ts';
 import { newId, newToken } from '../ids.ts';
 import { hashToken } from '../secrets.ts';
-import type { Message } from '../store/integration-messages.ts';
+import type { Message, MessageLimits } from '../store/integration-messages.ts';
 import type { Store } from '../store/store.ts';
 import type { CloneGuard } from './clone-guard.ts';
 import type { BuiltinService, HostCallOptions, ServiceRegistry } from './services.ts';
@@ -28,6 +28,8 @@ export interface IntegrationMessagesDeps {
   timeoutMs: number;
   /** Where each send's run goes (kind `send`): the host's run log. */
   runs?: RunSink;
+  /** `limits.queueMessages` and `limits.messageBytes`: an add past either is PLUGIN_LIMIT. */
+  limits: MessageLimits;
 }
 
 export function checkGroup(group: unknown): string {
@@ -121,7 +123,7 @@ export function createIntegrationMessages(deps: IntegrationMessagesDeps) {
       const d = (details ?? {}) as { group?: unknown; data?: unknown };
       const group = checkGroup(d.group);
       if (d.data === null || typeof d.data !== 'object' || Array.isArray(d.data)) throw new PlughostError('INVALID_BODY', 'data must be an object');
-      return store.messages.add(caller.workspaceId, group, d.data, now());
+      return store.messages.add(caller.workspaceId, group, d.data, now(), deps.limits);
     }],
     [`${SERVICE}:send`, async (caller, [details], _deadline, log, chain) =>
       send(caller.workspaceId, checkGroup((details as { group?: unknown } | undefined)?.group), log, chain)],

@@ -4,7 +4,8 @@
 // disposes the isolate, and the sandbox builds a fresh one for the next call.
 import type { ErrorCode } from '../errors.ts';
 import { isPlughostError, PlughostError } from '../errors.ts';
-import type { PreparedIsolate } from './prepared-isolate.ts';
+import { defaults } from '../options.ts';
+import type { ChannelHandler, PreparedIsolate } from './prepared-isolate.ts';
 import { RunLog, type LogLevel } from './run-log.ts';
 import type { InvocationKind, InvocationOutcome, InvokeRequest, LoadInfo, Ops, RouteResponse, SandboxPlugin, ServiceHandler, ServiceRequest, ServiceResult } from './types.ts';
 
@@ -14,8 +15,10 @@ export interface PluginIsolateOptions {
   ops: Ops;
   maxResultBytes: number;
   maxLogBytes: number;
-  /** Host operations one invocation may have pending at once; past it an operation fails with PLUGIN_LIMIT. */
+  /** Host operations and timers one invocation may have pending at once; past it one fails with PLUGIN_LIMIT. */
   maxPendingOps: number;
+  /** Log lines and host operations one invocation may send; past it they are dropped (counted) or refused. */
+  maxGuestMessages?: number;
   /** Grace after the time limit before the watchdog gives up on a run. */
   watchdogMarginMs?: number;
   /** Answers the plugin's synchronous Haplo service calls. */
@@ -28,12 +31,18 @@ export interface PluginIsolateOptions {
 interface Invocation {
   id: number;
   kind: InvocationKind | 'service';
-  log: { append(level: LogLevel, text: string): void };
+  log: { append(level: LogLevel, text: string): void; dropped?(lines: number, bytes: number): void };
   /** Made when the first host operation starts; aborted when the run ends or responds. */
   controller?: AbortController;
   startedAt: number;
   deadline: number;
   pendingOps: Set<number>;
+  /** Log lines and operations received from the guest: the host's own count, behind the guest's. */
+  messages: number;
+  /** True while the guest holds timers of this invocation: an event run is not over then. */
+  timers: boolean;
+  /** True once the guest said it dropped log lines of this invocation: read the count at the end. */
+  dropped: boolean;
   response?: RouteResponse;
   /** True once the guest has run any of this invocation's code. */
   started: boolean;
@@ -41,13 +50,14 @@ interface Invocation {
   settled: { ok: boolean; value?: unknown; error?: { message?: string; stack?: string; code?: string; noRetry?: boolean } } | undefined;
   /** The first promise the plugin rejected and left unhandled while this run was open. */
   unhandled?: string;
-  /** Set once the run's log notes that the pendingOps budget refused an operation. */
-  refusalLogged?: boolean;
+  /** Budgets whose first refusal the run's log already notes. */
+  refusalsLogged?: Set<string>;
   finish(outcome: Omit<InvocationOutcome, 'log' | 'startedAt' | 'durationMs'>): void;
   done: Promise<InvocationOutcome>;
 }
 
 const TEXT_FILE = /\.(js|cjs|json)$/;
+const LEVELS = new Set(['log', 'info', 'warn', 'error', 'debug']);
 
 export interface PluginIsolate {
   readonly plugin: SandboxPlugin;
@@ -75,6 +85,15 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
   // Routes that have sent their response finish when the guest entry that sent it returns,
   // so that what the plugin logs in the same turn (after send) is still in the run's log.
   const responded = new Set<Invocation>();
+  // Event runs whose last timer went during the current entry: over once it has returned, if quiet.
+  const quietAfterEntry = new Set<Invocation>();
+  // Invocations over since the last dispatch or tick: the guest drops what they left with the next one.
+  const endedIds: number[] = [];
+  const takeEnded = () => (endedIds.length === 0 ? '' : JSON.stringify(endedIds.splice(0)));
+  const maxMessages = options.maxGuestMessages ?? defaults.limits.guestMessages;
+  // The one wake-up this isolate's timers have on the host: for the earliest, of invocation `wakeFor`.
+  let wake: NodeJS.Timeout | undefined;
+  let wakeFor = 0;
   let disposed = false;
   let loaded: Promise<LoadInfo> | undefined;
   let isLoaded = false; // loaded and settled well: calls skip the await on `loaded`
@@ -82,6 +101,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
   const dispose = (reason: string) => {
     if (disposed) return;
     disposed = true;
+    clearTimeout(wake);
     // isolated-vm runs an isolate's entries in order: the oldest unfinished one was executing.
     const executing = entries[0];
     if (executing) executing.started = true;
@@ -127,7 +147,17 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       entries.splice(entries.indexOf(entry), 1);
       for (const inv of responded) inv.finish({ status: 'succeeded', response: inv.response! });
       responded.clear();
+      for (const inv of quietAfterEntry) checkQuiet(inv);
+      quietAfterEntry.clear();
     }
+  };
+
+  const onWake = () => {
+    wake = undefined;
+    const inv = invocations.get(wakeFor);
+    const args: [number, string] = [wakeFor, takeEnded()];
+    // A run that is over still gets its tick: the guest drops its timers and asks for the next wake-up.
+    void enter(inv, (timeout) => prepared.tick.apply(undefined, args, { timeout, arguments: { copy: true } }));
   };
 
   const deliver = (opId: number, inv: Invocation | undefined, ok: boolean, payload: unknown) => {
@@ -135,21 +165,35 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
     return enter(inv, (timeout) => prepared.deliver.apply(undefined, [opId, ok, json], { timeout, arguments: { copy: true } }));
   };
 
-  const runOp = async (inv: Invocation, opId: number, op: string, args: Record<string, unknown>) => {
+  /** The run's log notes the first refusal by each budget; the plugin sees every one. */
+  const noteRefusal = (inv: Invocation, limit: string) => {
+    inv.refusalsLogged ??= new Set();
+    if (inv.refusalsLogged.has(limit)) return;
+    inv.refusalsLogged.add(limit);
+    inv.log.append('host', limit === 'pendingOps'
+      ? `host operation refused: ${options.maxPendingOps} timers and operations already pending (limit pendingOps); this and any further ones reject with PLUGIN_LIMIT`
+      : `host operation refused: the run has sent ${maxMessages} messages (limit guestMessages); further operations reject with PLUGIN_LIMIT and further log lines are dropped`);
+  };
+
+  const refuseOp = (inv: Invocation, opId: number, limit: 'pendingOps' | 'guestMessages') => {
+    noteRefusal(inv, limit);
+    const message = limit === 'pendingOps'
+      ? `${options.maxPendingOps} host operations (timers, fetches, $db, $schedule) are already pending in this run; await some before starting more`
+      : `this run has sent the host ${maxMessages} messages, its limit (guestMessages); nothing more can be started in it`;
+    return deliver(opId, inv, false, opError(new PlughostError('PLUGIN_LIMIT', message, { details: { limit } })));
+  };
+
+  const runOp = async (inv: Invocation, opId: number, op: string, argsJson: string) => {
     const handler = Object.hasOwn(ops, op) ? ops[op] : undefined;
-    if (inv.pendingOps.size >= options.maxPendingOps) {
-      // Refused before any host work: the plugin sees the limit, the run's log notes the first refusal.
-      if (!inv.refusalLogged) {
-        inv.refusalLogged = true;
-        inv.log.append('host', `host operation refused: ${options.maxPendingOps} already pending (limit pendingOps); this and any further ones reject with PLUGIN_LIMIT`);
-      }
-      const limit = new PlughostError('PLUGIN_LIMIT', `${options.maxPendingOps} host operations (timers, fetches, $db, $schedule) are already pending in this run; await some before starting more`, { details: { limit: 'pendingOps' } });
-      if (invocations.has(inv.id)) await deliver(opId, inv, false, opError(limit));
-      return;
+    // The guest keeps these budgets itself; the host holds them too, before parsing anything.
+    if (inv.pendingOps.size >= options.maxPendingOps) return refuseOp(inv, opId, 'pendingOps');
+    if (argsJson.length > options.maxResultBytes) {
+      return deliver(opId, inv, false, { code: 'PLUGIN_RESULT_TOO_LARGE', message: `the arguments are over ${options.maxResultBytes} bytes`, status: 413 });
     }
     inv.pendingOps.add(opId);
     try {
       if (!handler) throw Object.assign(new Error(`unknown host operation ${op}`), { status: 400 });
+      const args = JSON.parse(argsJson) as Record<string, unknown>;
       const value = await handler({
         args, plugin, signal: (inv.controller ??= new AbortController()).signal, deadline: inv.deadline,
         log: (level, text) => inv.log.append(level, text),
@@ -165,39 +209,78 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
 
   // An event run is over once its handler has settled and no host work it started is open.
   const checkQuiet = (inv: Invocation) => {
-    if (inv.kind === 'route' || !inv.settled || inv.pendingOps.size > 0) return;
+    if (inv.kind === 'route' || !inv.settled || inv.pendingOps.size > 0 || inv.timers) return;
     if (inv.settled.ok && inv.unhandled !== undefined) {
       inv.finish({ status: 'failed', error: { code: 'PLUGIN_ERROR', message: `unhandled rejection after the handler returned: ${inv.unhandled.split('\n')[0]}` } });
     } else if (inv.settled.ok) inv.finish({ status: 'succeeded', value: inv.settled.value });
     else inv.finish({ status: 'failed', error: pluginError(inv.settled.error, inv.kind) });
   };
 
-  const onMessage = (text: string) => {
-    if (text.length > options.maxResultBytes + 1024) return dispose('oversized message');
-    let msg: Record<string, any>;
-    try {
-      msg = JSON.parse(text);
-    } catch {
-      return dispose('malformed message');
+  /**
+   * One message from the guest. It is counted and its size checked before anything is parsed;
+   * past the run's budget a log line costs one comparison and a counter.
+   */
+  const onMessage: ChannelHandler = (type, id, a, b, c) => {
+    const inv = invocations.get(id);
+    if (type === 'wake') {
+      clearTimeout(wake);
+      wakeFor = id;
+      wake = setTimeout(onWake, Math.min(Math.max(0, Number(a) || 0), 2 ** 31 - 1));
+      return;
     }
-    const inv = invocations.get(Number(msg.id));
-    if (inv) inv.started = true;
-    if (msg.t === 'log') {
-      inv?.log.append((['log', 'info', 'warn', 'error', 'debug'].includes(msg.level) ? msg.level : 'log') as LogLevel, String(msg.text));
-    } else if (msg.t === 'op') {
-      const opId = Number(msg.opId);
-      if (!inv) void deliver(opId, undefined, false, { code: 'CANCELLED', message: 'the run that started this operation has ended', status: 499 });
-      else void runOp(inv, opId, String(msg.op), (msg.args ?? {}) as Record<string, unknown>);
-    } else if (msg.t === 'respond' && inv) {
+    if (inv === undefined) {
+      // The run is over: an operation still gets an answer, so that the guest lets it go.
+      if (type === 'op') void deliver(Number(a), undefined, false, { code: 'CANCELLED', message: 'the run that started this operation has ended', status: 499 });
+      return;
+    }
+    inv.started = true;
+    if (type === 'log') {
+      const text = typeof b === 'string' ? b : '';
+      if (++inv.messages > maxMessages || text.length > options.maxLogBytes) {
+        if (inv.log.dropped) inv.log.dropped(1, text.length);
+        return;
+      }
+      inv.log.append((LEVELS.has(a as string) ? a : 'log') as LogLevel, text);
+    } else if (type === 'op') {
+      const opId = Number(a);
+      if (++inv.messages > maxMessages) void refuseOp(inv, opId, 'guestMessages');
+      else void runOp(inv, opId, String(b), typeof c === 'string' ? c : '{}');
+    } else if (type === 'timers') {
+      inv.timers = a === 1;
+      if (!inv.timers) quietAfterEntry.add(inv);
+    } else if (type === 'dropped') {
+      inv.dropped = true;
+    } else if (type === 'note') {
+      if (a === 'pendingOps' || a === 'guestMessages') noteRefusal(inv, a);
+    } else if (type === 'msg') {
+      const text = typeof a === 'string' ? a : '';
+      if (text.length > options.maxResultBytes + 1024) return dispose('oversized message');
+      let msg: Record<string, any>;
+      try {
+        msg = JSON.parse(text);
+      } catch {
+        return dispose('malformed message');
+      }
+      onStructured(inv, msg);
+    }
+  };
+  const onStructured = (inv: Invocation, msg: Record<string, any>) => {
+    if (msg.t === 'respond') {
       if (msg.tooLarge) {
         inv.finish({ status: 'failed', error: { code: 'PLUGIN_RESULT_TOO_LARGE', message: `the response is over ${options.maxResultBytes} bytes` } });
       } else if (!inv.response) {
-        inv.response = toResponse(msg);
+        try {
+          inv.response = toResponse(msg);
+        } catch (err) {
+          // A status or header Node would refuse to send: the plugin's mistake, named.
+          inv.finish({ status: 'failed', error: { code: 'PLUGIN_ERROR', message: (err as Error).message } });
+          return;
+        }
         inv.controller?.abort(); // outbound requests still open are cancelled
         inv.onResponse?.(inv.response);
         responded.add(inv);
       }
-    } else if (msg.t === 'settled' && inv) {
+    } else if (msg.t === 'settled') {
       if (msg.tooLarge) {
         inv.finish({ status: 'failed', error: { code: 'PLUGIN_RESULT_TOO_LARGE', message: `the result is over ${options.maxResultBytes} bytes` } });
         return;
@@ -222,6 +305,17 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
   };
   prepared.listen(onMessage, onServiceRequest);
 
+  /** Adds to `log` the lines the guest dropped for invocation `id`; never fails. */
+  const readDropped = async (id: number, log: Invocation['log']) => {
+    try {
+      const [lines = 0, bytes = 0] = String(await prepared.droppedOf.apply(undefined, [id], { timeout: 1000 })).split(',').map(Number);
+      if (log.dropped) log.dropped(lines, bytes);
+      else log.append('host', `${lines} log lines (${bytes} bytes of text) dropped: over the log limit`);
+    } catch {
+      // The isolate went away: the log says it was truncated, without the count.
+    }
+  };
+
   const start = (kind: InvocationKind, payload: unknown, timeoutMs: number, onResponse?: (r: RouteResponse) => void): Invocation => {
     const id = ++nextId;
     const startedAt = Date.now();
@@ -235,7 +329,8 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       inv.finish({ status: 'timed-out', error: { code: 'PLUGIN_TIMEOUT', message: `the plugin did not ${kind === 'route' ? 'respond' : 'finish'} within ${timeoutMs} ms` } });
     }, timeoutMs + margin);
     const inv: Invocation = {
-      id, kind, log, startedAt, deadline: startedAt + timeoutMs, pendingOps: new Set(), settled: undefined, done, onResponse, started: false,
+      id, kind, log, startedAt, deadline: startedAt + timeoutMs, pendingOps: new Set(), messages: 0, timers: false, dropped: false,
+      settled: undefined, done, onResponse, started: false,
       finish(outcome) {
         if (finished) return;
         finished = true;
@@ -244,13 +339,18 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
         // Aborting builds an AbortError with a stack: only worth it when host work was started.
         inv.controller?.abort();
         if (outcome.error) log.append('host', `${outcome.error.code}: ${outcome.error.message}`);
-        resolveDone({ ...outcome, log: log.toString(), startedAt, durationMs: Date.now() - startedAt });
+        const durationMs = Date.now() - startedAt;
+        const resolve = () => resolveDone({ ...outcome, log: log.toString(), startedAt, durationMs });
+        // Lines the guest kept back once the log was full: counted there, read once, at the end.
+        if (inv.dropped && !disposed) readDropped(id, log).finally(resolve);
+        else resolve();
+        endedIds.push(id);
       },
     };
     invocations.set(id, inv);
     const json = JSON.stringify(payload);
     void enter(inv, async (timeout) => {
-      await prepared.dispatch.apply(undefined, [id, kind, json, clockOffset()], { timeout, arguments: { copy: true } });
+      await prepared.dispatch.apply(undefined, [id, kind, json, clockOffset(), takeEnded()], { timeout, arguments: { copy: true } });
       inv.started = true;
     });
     return inv;
@@ -261,7 +361,8 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       const files: Record<string, string> = {};
       for (const [p, bytes] of plugin.files) if (TEXT_FILE.test(p)) files[p] = Buffer.from(bytes).toString('utf8');
       const context = { workspaceId: plugin.workspaceId, installationId: plugin.installationId, namespace: plugin.namespace, iparams: plugin.iparams };
-      const outcome = await start('init', { files, main: plugin.manifest.main, context }, timeoutMs).done;
+      const budgets = { pendingOps: options.maxPendingOps, guestMessages: maxMessages };
+      const outcome = await start('init', { files, main: plugin.manifest.main, context, budgets }, timeoutMs).done;
       if (outcome.status !== 'succeeded') {
         const error = outcome.error?.code === 'PLUGIN_ERROR'
           ? { code: 'PLUGIN_LOAD_ERROR' as const, message: `loading ${plugin.manifest.main} failed: ${outcome.error.message}` }
@@ -296,11 +397,16 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
     async callService(request, deadline, log, reentrant = false) {
       await load(plugin.manifest.limits.timeoutMs);
       const id = ++nextId;
-      const inv = { id, kind: 'service', log, deadline, pendingOps: new Set(), started: false } as unknown as Invocation;
-      inv.finish = () => { invocations.delete(id); inv.controller?.abort(); };
+      const inv = { id, kind: 'service', log, deadline, pendingOps: new Set(), messages: 0, timers: false, dropped: false, started: false } as unknown as Invocation;
+      inv.finish = () => {
+        invocations.delete(id);
+        inv.controller?.abort();
+        if (inv.dropped && !disposed) void readDropped(id, log);
+        endedIds.push(id);
+      };
       invocations.set(id, inv);
       let answer: string | undefined;
-      const args: [number, string, string, number] = [id, 'service', JSON.stringify(request), clockOffset()];
+      const args: [number, string, string, number, string] = [id, 'service', JSON.stringify(request), clockOffset(), takeEnded()];
       const call = enter(inv, async (timeout) => {
         answer = (reentrant
           ? prepared.dispatch.applySync(undefined, args, { timeout, arguments: { copy: true }, result: { copy: true } })
@@ -319,11 +425,41 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
   };
 }
 
+/**
+ * The route response the guest sent, checked as Node's HTTP layer would check it: a status or
+ * header it would refuse (or send as a broken answer) throws an Error naming it, which fails
+ * the run with PLUGIN_ERROR instead of a 500 INTERNAL from deep in the HTTP layer.
+ */
 function toResponse(msg: Record<string, any>): RouteResponse {
-  const body = typeof msg.bodyBase64 === 'string' ? Buffer.from(msg.bodyBase64, 'base64') : Buffer.from(String(msg.bodyText ?? ''), 'utf8');
+  // No status: 200, as Express and Zengine answer. 1xx are interim answers, never a final one
+  // (a client given one as final fails or waits for another).
+  const status: unknown = msg.status === undefined ? 200 : msg.status;
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) {
+    throw new Error(`the plugin set an invalid response status ${JSON.stringify(status) ?? String(status)}: a route answers with an integer status from 200 to 599`);
+  }
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries((msg.headers ?? {}) as Record<string, unknown>)) if (v !== undefined) headers[k] = String(v);
-  return { status: Number(msg.status) || 200, headers, body };
+  const given = (msg.headers ?? {}) as Record<string, unknown>;
+  for (const name of Object.keys(given)) {
+    const v = given[name];
+    if (v === undefined || v === null) continue;
+    const bad = (why: string) => new Error(`the plugin set an invalid response header ${JSON.stringify(name.length > 100 ? `${name.slice(0, 100)}…` : name)}: ${why}`);
+    // RFC 9110 token and field-value (obs-text allowed), exactly what Node's setHeader accepts.
+    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) throw bad('a header name is a non-empty token of letters, digits and !#$%&\'*+-.^_`|~');
+    // A list is sent as one comma-separated value (RFC 9110 5.3); anything else but text is a mistake.
+    const items = Array.isArray(v) ? v : [v];
+    if (!items.every((x) => typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean')) {
+      throw bad(`its value is ${Array.isArray(v) ? 'an array holding something other than text' : `a ${typeof v}`}; set a string`);
+    }
+    const value = items.map(String).join(', ');
+    const at = /[^\t\x20-\x7e\x80-\xff]/u.exec(value);
+    if (at) {
+      const char = `U+${at[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+      throw bad(`its value holds ${char} at index ${at.index}; a header value may hold tab, printable ASCII and U+0080 to U+00FF only (no CR, LF, NUL or other control characters)`);
+    }
+    headers[name] = value;
+  }
+  const body = typeof msg.bodyBase64 === 'string' ? Buffer.from(msg.bodyBase64, 'base64') : Buffer.from(String(msg.bodyText ?? ''), 'utf8');
+  return { status, headers, body };
 }
 
 function pluginError(error: { message?: string; stack?: string; code?: string; noRetry?: boolean } | undefined, kind: Invocation['kind']): { code: ErrorCode; message: string; noRetry?: boolean } {

@@ -2,6 +2,10 @@
 // queue's unsent messages with one conditional update into a batch, so two sends racing on
 // one queue take disjoint sets; only a 2xx marks a batch sent, anything else releases it.
 import type { Knex } from 'knex';
+import { PlughostError } from '../errors.ts';
+
+/** `limits.queueMessages` (waiting messages per queue) and `limits.messageBytes` (JSON of one message's data). */
+export interface MessageLimits { queueMessages: number; messageBytes: number }
 
 export interface Queue {
   workspaceId: string; group: string; installationId: string | null; method: 'poll' | 'send'; title: string; description: string;
@@ -63,9 +67,33 @@ export function integrationMessagesTable(db: Knex) {
         .update(error === null ? { last_sent_at: now, last_error: null, last_error_at: null } : { last_error: error.slice(0, 2000), last_error_at: now });
     },
 
-    async add(workspaceId: string, group: string, data: unknown, now: number): Promise<number> {
-      const [row] = await db('im_messages').insert({ workspace_id: workspaceId, group_name: group, data: JSON.stringify(data), status: 'unsent', created_at: now }).returning('id');
-      return Number(typeof row === 'object' ? row.id : row);
+    /**
+     * Adds a message unless it is over `limits.messageBytes` or its queue already holds
+     * `limits.queueMessages` waiting (unsent or sending) messages: PLUGIN_LIMIT then, nothing
+     * written. The count and the insert share a transaction under a per-queue lock (a
+     * transaction-scoped advisory lock on PostgreSQL; SQLite has one writer), so racing adds
+     * cannot take a queue past its limit. The count reads at most `queueMessages` index entries.
+     */
+    async add(workspaceId: string, group: string, data: unknown, now: number, limits: MessageLimits): Promise<number> {
+      const json = JSON.stringify(data);
+      const bytes = Buffer.byteLength(json);
+      if (bytes > limits.messageBytes) {
+        throw new PlughostError('PLUGIN_LIMIT', `the message is ${bytes} bytes of JSON, over the limit of ${limits.messageBytes} (limits.messageBytes)`,
+          { details: { limit: 'messageBytes', max: limits.messageBytes, wanted: bytes } });
+      }
+      return db.transaction(async (trx) => {
+        if (trx.client.config.client === 'pg') await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`plughost-queue:${workspaceId}:${group}`]);
+        const waiting = trx('im_messages').where({ workspace_id: workspaceId, group_name: group }).whereIn('status', ['unsent', 'sending'])
+          .select(trx.raw('1')).limit(limits.queueMessages);
+        const counted = await trx.from(waiting.as('w')).count({ n: '*' }).first();
+        const n = Number(counted?.n ?? 0);
+        if (n >= limits.queueMessages) {
+          throw new PlughostError('PLUGIN_LIMIT', `queue ${group} is full: it holds ${n} messages waiting to be sent, its limit (limits.queueMessages); send or poll them first`,
+            { details: { limit: 'queueMessages', max: limits.queueMessages, group } });
+        }
+        const [row] = await trx('im_messages').insert({ workspace_id: workspaceId, group_name: group, data: json, status: 'unsent', created_at: now }).returning('id');
+        return Number(typeof row === 'object' ? row.id : row);
+      });
     },
     async list(workspaceId: string, group: string, status: string | undefined, limit: number, beforeId?: number): Promise<Message[]> {
       const q = db('im_messages').where({ workspace_id: workspaceId, group_name: group });

@@ -59,7 +59,7 @@ test('un-awaited $db.set calls past the budget reject with PLUGIN_LIMIT pendingO
   assert.ok(body.refused >= 3000 - BUDGET, `at most ${BUDGET} ran, refused ${body.refused}`);
   assert.deepEqual(Object.keys(body.codes), ['PLUGIN_LIMIT/pendingOps']);
   const run = await h.api('GET', `/api/v1/workspaces/attacker/runs/${res.headers.get('x-plughost-run')}`);
-  assert.match(run.body.log, /host operation refused: 200 already pending \(limit pendingOps\)/);
+  assert.match(run.body.log, /host operation refused: 200 timers and operations already pending \(limit pendingOps\)/);
   await neighbourServed();
 });
 

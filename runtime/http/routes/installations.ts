@@ -31,7 +31,13 @@ export function installationRoutes(router: ApiRouter, deps: ApiDeps) {
     ctx.body = await installations.list(ctx.params.ws!, parsePage(ctx.query));
   });
   router.get(`${base}/:id`, workspaceAccess(auth), async (ctx) => {
-    ctx.body = await installations.view(await store.installations.require(ctx.params.ws!, ctx.params.id!));
+    const installation = await store.installations.require(ctx.params.ws!, ctx.params.id!);
+    // `usage`: the installation's `$db` as its storage quota counts it (keys; bytes of key + JSON value).
+    const usage = await store.kv.usage(installation.id);
+    ctx.body = {
+      ...(await installations.view(installation)),
+      usage: { ...usage, limits: { kvKeys: options.limits.kvKeys, kvBytes: options.limits.kvBytes } },
+    };
   });
   router.patch(`${base}/:id`, workspaceAccess(auth), async (ctx) => {
     const input = validate(changeInput, await jsonBody(ctx, options.http.maxBodyBytes));

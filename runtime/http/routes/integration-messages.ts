@@ -25,6 +25,8 @@ export function integrationMessageRoutes(router: ApiRouter, deps: ApiDeps) {
     const queues = await store.messages.queues(ctx.params.ws!);
     ctx.body = {
       sendingEnabled: (await cloneGuard.status()).enabled,
+      // Each queue's `unsent` (unsent or being sent) is what limits.queueMessages counts.
+      limits: { queueMessages: options.limits.queueMessages, messageBytes: options.limits.messageBytes },
       data: queues.map((q) => ({
         group: q.group, method: q.method, title: q.title, description: q.description, installationId: q.installationId, unsent: q.unsent, sent: q.sent,
         lastError: q.lastError, lastErrorAt: q.lastErrorAt === null ? null : new Date(q.lastErrorAt).toISOString(),
@@ -55,7 +57,7 @@ export function integrationMessageRoutes(router: ApiRouter, deps: ApiDeps) {
     const group = checkGroup(ctx.params.group);
     await store.workspaces.require(ctx.params.ws!);
     const input = validate(addInput, await jsonBody(ctx, options.http.maxBodyBytes));
-    const id = await store.messages.add(ctx.params.ws!, group, input.data, clock.now());
+    const id = await store.messages.add(ctx.params.ws!, group, input.data, clock.now(), options.limits);
     await audit(ctx.params.ws!, ctx.state.principal, 'add', { group, id });
     ctx.status = 201;
     ctx.body = { id };

@@ -4,6 +4,11 @@
 // service calls), deletes them from the global object, and
 // captures the intrinsics it relies on, so plugin code that tampers with globals cannot
 // change how the host glue behaves.
+//
+// The channel: `post(type, invocation, a, b, c)` with strings and numbers only, so the host
+// can count a message and check its size before it parses anything. Each invocation's
+// budgets (pending host operations, messages, log bytes) are kept here too, so that a plugin
+// flooding the channel is stopped in its own isolate, at no cost to the host.
 
 const post = globalThis.__plughost_post;
 const limits = JSON.parse(globalThis.__plughost_limits);
@@ -23,6 +28,7 @@ const ObjectCreate = Object.create;
 const ObjectKeys = Object.keys;
 const ObjectDefineProperty = Object.defineProperty;
 const ArrayIsArray = Array.isArray;
+const MathMax = Math.max;
 const MapCtor = Map;
 const PromiseCtor = Promise;
 const ErrorCtor = Error;
@@ -34,13 +40,53 @@ let current = 0;
 let nextOpId = 0;
 const pendingOps = new MapCtor();
 
+/** Per-run budgets, set by the host when the package loads (init). */
+const budgets = { pendingOps: Infinity, guestMessages: Infinity };
+/**
+ * Each open invocation's spending, made when the host dispatches it and dropped when the host
+ * says it has ended. Code still running for an ended run finds CLOSED: it can start nothing.
+ */
+const runs = new MapCtor();
+const CLOSED = ObjectFreeze({ closed: true });
+function openRun(id) {
+  runs.set(id, { messages: 0, logBytes: 0, ops: 0, timers: 0, droppedLines: 0, droppedBytes: 0, noted: ObjectCreate(null) });
+}
+function runOf(id) {
+  const r = runs.get(id);
+  return r === undefined ? CLOSED : r;
+}
+/** Tells the host once per run and budget that the budget refused something; the host logs it. */
+function noteOnce(id, r, what) {
+  if (r.noted[what]) return;
+  r.noted[what] = true;
+  post('note', id, what);
+}
+/** The rejection a refused host operation gets: the shape the host's own refusals have. */
+function limitPayload(limit, message) {
+  return { code: 'PLUGIN_LIMIT', message, status: 429, limit };
+}
+/** Why `r` may not start another host operation or timer now, or undefined when it may. */
+function refusal(id, r) {
+  if (r === CLOSED) return { code: 'CANCELLED', status: 499, message: 'the run that started this has ended' };
+  if (r.ops + r.timers >= budgets.pendingOps) {
+    noteOnce(id, r, 'pendingOps');
+    return limitPayload('pendingOps', budgets.pendingOps + ' host operations (timers, fetches, $db, $schedule) are already pending in this run; await some before starting more');
+  }
+  if (r.messages >= budgets.guestMessages) {
+    noteOnce(id, r, 'guestMessages');
+    return limitPayload('guestMessages', 'this run has sent the host ' + budgets.guestMessages + ' messages, its limit (guestMessages); nothing more can be started in it');
+  }
+  return undefined;
+}
+
+/** A structured message (a response, a settled handler): JSON, within the result size limit. */
 function send(message) {
   const text = jsonStringify(message);
   // Checked here, before the copy out of the isolate: the host never receives more.
   if (text.length > limits.maxResultBytes) {
     throw new ErrorCtor('result too large: ' + text.length + ' bytes, the limit is ' + limits.maxResultBytes);
   }
-  post(text);
+  post('msg', message.id, text);
 }
 
 /** A synchronous request to the host (Haplo services): blocks this isolate until it answers. */
@@ -60,14 +106,18 @@ function hostSync(request) {
 function hostCall(op, args) {
   const invocation = current;
   return new PromiseCtor((resolve, reject) => {
+    const r = runOf(invocation);
+    const refused = refusal(invocation, r);
+    if (refused !== undefined) return reject(refused);
+    const text = jsonStringify(args === undefined ? {} : args);
+    if (text.length > limits.maxResultBytes) {
+      return reject({ code: 'PLUGIN_RESULT_TOO_LARGE', status: 413, message: 'the arguments of ' + op + ' are ' + text.length + ' bytes of JSON; the limit is ' + limits.maxResultBytes });
+    }
     const opId = ++nextOpId;
     pendingOps.set(opId, { resolve, reject, invocation });
-    try {
-      send({ t: 'op', id: invocation, opId, op, args });
-    } catch (err) {
-      pendingOps.delete(opId);
-      reject(err);
-    }
+    r.ops++;
+    r.messages++;
+    post('op', invocation, opId, op, text);
   });
 }
 
@@ -77,9 +127,22 @@ function deliver(opId, ok, payloadJson) {
   if (!pending) return;
   pendingOps.delete(opId);
   current = pending.invocation;
+  const r = runOf(pending.invocation);
+  if (r !== CLOSED) r.ops--;
   const payload = payloadJson === undefined ? undefined : jsonParse(payloadJson);
   if (ok) pending.resolve(payload);
   else pending.reject(payload);
+}
+
+/** Host → guest: these runs are over; what they left open (timers, operations) goes with them. */
+function ended(ids) {
+  for (const id of ids) {
+    const r = runOf(id);
+    if (r === CLOSED) continue;
+    runs.delete(id);
+    if (r.timers > 0) dropTimersOf(id);
+    if (r.ops > 0) for (const [opId, pending] of pendingOps) if (pending.invocation === id) pendingOps.delete(opId);
+  }
 }
 
 /** Turns a host error payload into an Error the plugin can catch and read. */

@@ -1,4 +1,5 @@
-// Guest dispatch: the one entry the host calls to run plugin code. `init` loads the package,
+// Guest dispatch: the one entry the host calls to start plugin code (`deliver` and `tick`
+// continue it). `init` loads the package,
 // `route` calls a service module's `run(eventData)` (Zengine), `event` calls a handler named
 // in plugin.json (Freshworks), `hook` a Haplo hook, `service` a Haplo service (synchronously,
 // returning its answer). Other outcomes go back over the channel: `respond` when a route
@@ -97,12 +98,16 @@ function exportsOf(file, what) {
   return exported;
 }
 
-function dispatch(id, kind, payloadJson, offset) {
+function dispatch(id, kind, payloadJson, offset, endedIds) {
   const outer = current;
   current = id;
   if (typeof offset === 'number') clockOffset = offset;
+  if (endedIds) ended(jsonParse(endedIds));
+  if (!runs.has(id)) openRun(id);
   const payload = jsonParse(payloadJson);
   if (kind === 'init') {
+    budgets.pendingOps = payload.budgets.pendingOps;
+    budgets.guestMessages = payload.budgets.guestMessages;
     setPackageFiles(payload.files);
     setInstallationContext(payload.context);
     mainFile = payload.main;
@@ -147,4 +152,4 @@ function dispatch(id, kind, payloadJson, offset) {
   }
 }
 
-return { dispatch, deliver };
+return { dispatch, deliver, tick, droppedOf };

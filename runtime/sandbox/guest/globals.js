@@ -1,5 +1,5 @@
 // Guest globals that a bare V8 context lacks and plugin code expects: console (captured
-// into the run's log), timers (carried out by the host, bounded per invocation), base64 and
+// into the run's log, bounded per run), timers (kept here, one host wake-up per isolate), base64 and
 // UTF-8 text coding, and a `Date` that reads the host's clock (virtual under tests and
 // `plughost dev`), so "in 10 minutes" means 10 minutes of the clock schedules follow.
 
@@ -21,48 +21,154 @@ globalThis.Date = PlughostDate;
 
 const consoleObject = ObjectCreate(null);
 for (const level of ['log', 'info', 'warn', 'error', 'debug', 'trace']) {
+  const sent = level === 'trace' ? 'debug' : level;
   consoleObject[level] = function (...args) {
     let text = '';
     for (let i = 0; i < args.length; i++) text += (i ? ' ' : '') + describe(args[i]);
-    try {
-      send({ t: 'log', id: current, level: level === 'trace' ? 'debug' : level, text: text.slice(0, limits.maxLogBytes) });
-    } catch {
-      // A log line that cannot be sent must not break the plugin; the size limit already cut it.
+    if (text.length > limits.maxLogBytes) text = text.slice(0, limits.maxLogBytes);
+    const id = current;
+    const r = runOf(id);
+    if (r === CLOSED) return; // the run is over: there is no log to write to
+    // Past the run's log size or message budget the line stays here, counted: the host is
+    // told once, and reads the count when the run ends.
+    if (r.droppedLines > 0 || r.logBytes + text.length > limits.maxLogBytes || r.messages >= budgets.guestMessages) {
+      if (r.droppedLines++ === 0) post('dropped', id);
+      r.droppedBytes += text.length;
+      return;
     }
+    r.logBytes += text.length;
+    r.messages++;
+    post('log', id, sent, text);
   };
 }
 globalThis.console = ObjectFreeze(consoleObject);
 
+/** Lines each run dropped, for the host when it ends a run that was told of drops. */
+function droppedOf(id) {
+  const r = runOf(id);
+  return r === CLOSED ? '0,0' : r.droppedLines + ',' + r.droppedBytes;
+}
+
+// Timers live here, in a heap ordered by due time. The host holds one wake-up for the whole
+// isolate, for the earliest timer, and calls `tick(run)` when it is due; a timer costs the
+// host nothing unless it becomes the earliest. A tick runs the due timers of one run, so
+// that what they throw is that run's; due timers of other runs get their own tick at once.
 let nextTimerId = 0;
 const timers = new MapCtor();
+const heap = [];
+/** Due time of the wake-up the host holds (Infinity: none). */
+let armedDue = Infinity;
+
+const before = (a, b) => a.due < b.due || (a.due === b.due && a.seq < b.seq);
+let nextSeq = 0;
+function heapPush(t) {
+  t.seq = ++nextSeq;
+  heap.push(t);
+  for (let i = heap.length - 1; i > 0;) {
+    const parent = (i - 1) >> 1;
+    if (!before(heap[i], heap[parent])) break;
+    const swap = heap[i]; heap[i] = heap[parent]; heap[parent] = swap;
+    i = parent;
+  }
+}
+function heapPop() {
+  const top = heap[0];
+  const last = heap.pop();
+  if (heap.length > 0) {
+    heap[0] = last;
+    for (let i = 0; ;) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = i;
+      if (l < heap.length && before(heap[l], heap[m])) m = l;
+      if (r < heap.length && before(heap[r], heap[m])) m = r;
+      if (m === i) break;
+      const swap = heap[i]; heap[i] = heap[m]; heap[m] = swap;
+      i = m;
+    }
+  }
+  return top;
+}
+/** Asks the host for a wake-up at the earliest live timer, if that is sooner than the one it holds. */
+function arm() {
+  while (heap.length > 0 && heap[0].cancelled) heapPop();
+  if (heap.length === 0 || heap[0].due >= armedDue) return;
+  armedDue = heap[0].due;
+  const r = runOf(heap[0].invocation);
+  if (r !== CLOSED) r.messages++;
+  post('wake', heap[0].invocation, MathMax(0, armedDue - realNow()));
+}
+function forget(t) {
+  t.cancelled = true;
+  timers.delete(t.id);
+  const r = runOf(t.invocation);
+  if (r !== CLOSED && --r.timers === 0) {
+    r.messages++;
+    post('timers', t.invocation, 0);
+  }
+}
+function dropTimersOf(id) {
+  for (const t of timers.values()) if (t.invocation === id) { t.cancelled = true; timers.delete(t.id); }
+}
 
 function startTimer(fn, ms, args, repeat) {
   if (typeof fn !== 'function') throw new TypeError('the callback must be a function');
   const id = ++nextTimerId;
-  const delay = Math.max(0, Number(ms) || 0);
-  const timer = { invocation: current, cancelled: false };
-  timers.set(id, timer);
-  const arm = () => {
-    hostCall('sleep', { ms: delay }).then(() => {
-      if (timer.cancelled) return;
-      if (!repeat) timers.delete(id);
-      fn(...args);
-      if (repeat && !timer.cancelled) arm();
-    }, (err) => {
-      timers.delete(id);
-      // A timer the host refused (its pendingOps budget) fails the run like an uncaught error.
-      if (err && err.code === 'PLUGIN_LIMIT') throw toError(err);
-    });
-  };
+  const invocation = current;
+  const r = runOf(invocation);
+  if (r === CLOSED) return id; // the run is over: the timer would never fire
+  const refused = refusal(invocation, r);
+  if (refused !== undefined) {
+    // Refused like a host operation: it fails the run as an uncaught error would.
+    PromiseCtor.reject(toError(refused));
+    return id;
+  }
+  const delay = MathMax(0, Number(ms) || 0);
+  const t = { id, invocation, fn, args, repeat, delay, due: realNow() + delay, cancelled: false, seq: 0 };
+  timers.set(id, t);
+  heapPush(t);
+  if (++r.timers === 1) {
+    r.messages++;
+    post('timers', invocation, 1);
+  }
   arm();
   return id;
 }
 function stopTimer(id) {
-  const timer = timers.get(id);
-  if (timer) { timer.cancelled = true; timers.delete(id); }
+  const t = timers.get(id);
+  if (t !== undefined) forget(t);
 }
+
+/** Host → guest: the wake-up is due; runs the due timers of `invocation` (none if it has ended). */
+function tick(invocation, endedIds) {
+  armedDue = Infinity;
+  if (endedIds) ended(jsonParse(endedIds));
+  const now = realNow();
+  const due = [];
+  const others = [];
+  while (heap.length > 0 && heap[0].due <= now) {
+    const t = heapPop();
+    if (!t.cancelled) (t.invocation === invocation ? due : others).push(t);
+  }
+  for (const t of others) heapPush(t);
+  for (const t of due) {
+    if (t.cancelled) continue; // cleared by a callback before it in this tick
+    current = t.invocation;
+    try {
+      t.fn(...t.args);
+    } catch (err) {
+      PromiseCtor.reject(err); // uncaught in a timer: the host notes it against the run
+    }
+    if (t.cancelled) continue;
+    if (t.repeat) {
+      t.due = realNow() + t.delay;
+      heapPush(t);
+    } else forget(t);
+  }
+  arm();
+}
+
 globalThis.setTimeout = (fn, ms, ...args) => startTimer(fn, ms, args, false);
-globalThis.setInterval = (fn, ms, ...args) => startTimer(fn, Math.max(Number(ms) || 0, 10), args, true);
+globalThis.setInterval = (fn, ms, ...args) => startTimer(fn, MathMax(Number(ms) || 0, 10), args, true);
 globalThis.setImmediate = (fn, ...args) => startTimer(fn, 0, args, false);
 globalThis.clearTimeout = stopTimer;
 globalThis.clearInterval = stopTimer;

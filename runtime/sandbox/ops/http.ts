@@ -2,6 +2,9 @@
 // carried out by the egress client under the plugin's permitted hosts and the host policy.
 // Requests in flight are budgeted per installation and host-wide: past either, a request is
 // refused at once with PLUGIN_LIMIT (it holds no socket), so one plugin cannot hold them all.
+// Their body bytes are budgeted by the egress client, which reads them (egress/outbound-bytes.ts):
+// the request names the installation, so they count against its budget and the host's.
+import { isUtf8 } from 'node:buffer';
 import type { EgressClient } from '../../egress/index.ts';
 import { PlughostError } from '../../errors.ts';
 import type { Ops } from '../types.ts';
@@ -43,17 +46,14 @@ async function request(egress: EgressClient, { args, plugin, signal, deadline }:
   const redirect = args.redirect === 'manual' || args.redirect === 'error' ? args.redirect : 'follow';
   const response = await egress.request(
     { url: String(args.url), method: String(args.method ?? 'GET'), headers, ...(body === undefined ? {} : { body }) },
-    { permittedHosts: plugin.manifest.permissions.hosts, signal, redirect, timeoutMs: Math.max(1, deadline - Date.now()) },
+    { permittedHosts: plugin.manifest.permissions.hosts, installationId: plugin.installationId, signal, redirect, timeoutMs: Math.max(1, deadline - Date.now()) },
   );
   const type = response.headers['content-type'] ?? '';
-  const bytes = Buffer.from(response.body);
+  // A view of the body, not a copy: a large response is held once, plus the text sent to the plugin.
+  const bytes = Buffer.from(response.body.buffer, response.body.byteOffset, response.body.byteLength);
   const textual = TEXTUAL.test(type) || (type === '' && isUtf8(bytes));
   return {
     status: response.status, statusText: response.statusText, headers: response.headers, url: response.url,
     redirected: response.redirected, ...(textual ? { text: bytes.toString('utf8') } : { base64: bytes.toString('base64') }),
   };
-}
-
-function isUtf8(bytes: Buffer): boolean {
-  return Buffer.from(bytes.toString('utf8'), 'utf8').equals(bytes);
 }

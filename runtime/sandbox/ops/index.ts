@@ -2,4 +2,3 @@
 export { dataOps } from './data.ts';
 export { httpOps } from './http.ts';
 export { kvOps } from './kv.ts';
-export { sleepOps } from './sleep.ts';

@@ -1,13 +1,15 @@
 // The `db.*` ops behind Freshworks' `$db`: a JSON key-value store per installation.
 // Failures are `{status, message}` as Freshworks documents (400 invalid, 404 missing, 409 conflict).
-import type { KvTable } from '../../store/kv.ts';
+// A write past the installation's storage quota (`limits.kvKeys`, `limits.kvBytes`) is refused
+// by the store with PLUGIN_LIMIT (429, `details.limit` naming the quota) and writes nothing.
+import type { KvQuota, KvTable } from '../../store/kv.ts';
 import type { Ops } from '../types.ts';
 
 export interface KvLimits { maxKeyLength: number; maxValueBytes: number }
 
 const fail = (status: number, message: string) => Object.assign(new Error(message), { status });
 
-export function kvOps(kv: KvTable, limits: KvLimits, now: () => number): Ops {
+export function kvOps(kv: KvTable, limits: KvLimits, now: () => number, quota: KvQuota): Ops {
   const keyOf = (args: Record<string, unknown>) => {
     const key = args.key;
     if (typeof key !== 'string' || key.length === 0 || key.length > limits.maxKeyLength) {
@@ -15,25 +17,26 @@ export function kvOps(kv: KvTable, limits: KvLimits, now: () => number): Ops {
     }
     return key;
   };
-  const checkValue = (value: unknown) => {
+  // Freshworks counts the key and the value together against the entry limit.
+  const checkValue = (key: string, value: unknown) => {
     if (value === undefined) throw fail(400, 'value is required');
-    const size = Buffer.byteLength(JSON.stringify(value));
-    if (size > limits.maxValueBytes) throw fail(400, `value is ${size} bytes; the limit is ${limits.maxValueBytes}`);
+    const size = Buffer.byteLength(key) + Buffer.byteLength(JSON.stringify(value));
+    if (size > limits.maxValueBytes) throw fail(400, `key and value are ${size} bytes; the limit is ${limits.maxValueBytes}`);
   };
   return {
     async 'db.set'({ args, plugin }) {
       const key = keyOf(args);
-      checkValue(args.value);
+      checkValue(key, args.value);
       const setIf = (args.options as { setIf?: string } | undefined)?.setIf;
       if (setIf === 'not_exist') {
-        if (!(await kv.insertIfAbsent(plugin.installationId, key, args.value, now()))) throw fail(409, `key ${key} exists`);
+        if (!(await kv.insertIfAbsent(plugin.installationId, key, args.value, now(), quota))) throw fail(409, `key ${key} exists`);
       } else if (setIf === 'exist') {
-        await kv.update(plugin.installationId, key, now(), (old) => {
+        await kv.update(plugin.installationId, key, now(), quota, (old) => {
           if (old === undefined) throw fail(404, 'Record not found');
           return { value: args.value, result: undefined };
         });
       } else {
-        await kv.set(plugin.installationId, key, args.value, now());
+        await kv.set(plugin.installationId, key, args.value, now(), quota);
       }
       return { Created: true };
     },
@@ -52,11 +55,11 @@ export function kvOps(kv: KvTable, limits: KvLimits, now: () => number): Ops {
       const attributes = args.attributes;
       if (!['set', 'increment', 'append', 'remove'].includes(action)) throw fail(400, 'action must be set, increment, append or remove');
       if (attributes === null || typeof attributes !== 'object') throw fail(400, 'attributes must be an object (or, for remove, an array of paths)');
-      return kv.update(plugin.installationId, key, now(), (old) => {
+      return kv.update(plugin.installationId, key, now(), quota, (old) => {
         if (old === undefined) throw fail(404, 'Record not found');
         if (old === null || typeof old !== 'object' || Array.isArray(old)) throw fail(400, 'only object values can be updated');
         const value = applyUpdate(old as Record<string, unknown>, action, attributes);
-        checkValue(value);
+        checkValue(key, value);
         return { value, result: { Updated: true } };
       });
     },

@@ -5,12 +5,14 @@ import * as m001 from './001_core.ts';
 import * as m002 from './002_schedules.ts';
 import * as m003 from './003_integration_messages.ts';
 import * as m004 from './004_misfire_grace.ts';
+import * as m005 from './005_storage_quotas.ts';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_core': m001,
   '002_schedules': m002,
   '003_integration_messages': m003,
   '004_misfire_grace': m004,
+  '005_storage_quotas': m005,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -83,7 +83,7 @@ ${list.length > PAGE ? html`<p><a href="${here + query({ status, cursor: list[PA
         throw new PlughostError('INVALID_JSON', `the message data is not valid JSON: ${(err as Error).message}`);
       }
       if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new PlughostError('INVALID_BODY', 'the message data must be a JSON object, such as {"name": "ada"}');
-      const id = await store.messages.add(ws.id, group, data, clock.now());
+      const id = await store.messages.add(ws.id, group, data, clock.now(), deps.options.limits);
       await audit(ctx, ws.id, 'add', { group, id });
       await sessions.flash(ctx, { kind: 'notice', text: `Message ${id} added to ${group}.` });
       seeOther(ctx, queuePath(ws.id, group));
