@@ -4,7 +4,7 @@
 
 export const errorCodes = {
   // request shape
-  INVALID_JSON: { status: 400, doc: 'the request body is not valid JSON' },
+  INVALID_JSON: { status: 400, doc: 'the request body is not valid JSON, or nests arrays and objects more than 512 levels deep' },
   INVALID_BODY: { status: 400, doc: 'the request body fails validation; details list each field' },
   INVALID_QUERY: { status: 400, doc: 'a query parameter is malformed' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, doc: 'the body has a content type this path does not take' },
@@ -32,13 +32,13 @@ export const errorCodes = {
   PACKAGE_TOO_LARGE: { status: 413, doc: 'the package is over 5 MiB packed or 20 MiB unpacked, or holds too many files' },
   INVALID_IPARAMS: { status: 422, doc: 'installation parameters are missing or of the wrong type' },
   // plugin runs
-  PLUGIN_ERROR: { status: 500, doc: 'the plugin threw or rejected' },
+  PLUGIN_ERROR: { status: 500, doc: 'the plugin threw or rejected, or sent a response Node cannot send (status outside 200–599, invalid header name or value)' },
   PLUGIN_TIMEOUT: { status: 504, doc: 'the plugin did not finish or respond within its time limit' },
   PLUGIN_MEMORY_LIMIT: { status: 500, doc: 'the plugin ran out of its isolate memory' },
   PLUGIN_RESULT_TOO_LARGE: { status: 500, doc: 'the plugin produced a response over the size limit' },
   PLUGIN_NO_HANDLER: { status: 500, doc: 'the plugin module does not export the function the host must call' },
   PLUGIN_LOAD_ERROR: { status: 500, doc: 'the plugin code failed to load (syntax error, missing module, throw at top level)' },
-  PLUGIN_LIMIT: { status: 429, doc: 'the plugin reached one of its budgets (pending host operations, outbound requests in flight); `details.limit` names it' },
+  PLUGIN_LIMIT: { status: 429, doc: 'the plugin reached one of its budgets (see Budgets in the README); `details.limit` names it' },
   // Haplo services and integration messages
   SERVICE_NOT_IMPLEMENTED: { status: 404, doc: 'no installation in the workspace implements that Haplo service' },
   SERVICE_DEADLOCK: { status: 409, doc: 'a synchronous service call would call back into an installation already waiting on it' },

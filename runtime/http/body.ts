@@ -28,7 +28,40 @@ export function mediaType(ctx: Context): string | undefined {
   }
 }
 
+/**
+ * The deepest nesting of arrays and objects a JSON body may have. Plenty for real payloads
+ * (serde_json stops at 128, .NET at 64, Jackson at 1000), and far below where the host's own
+ * recursive steps (JSON.stringify of the run's payload, copies into the isolate) would run out
+ * of stack, which a body a few thousand levels deep did.
+ */
+export const MAX_JSON_DEPTH = 512;
+
+/**
+ * Where `raw` first opens more than `max` arrays and objects at once, or -1. One pass over the
+ * bytes, no recursion: brackets inside strings (escapes honoured) do not count. UTF-8 needs no
+ * decoding here, since no byte of a multi-byte character is below 0x80.
+ */
+function jsonTooDeepAt(raw: Uint8Array, max: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i]!;
+    if (inString) {
+      if (b === 0x5c) i++; // a backslash: the next byte is escaped
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x5b || b === 0x7b) {
+      if (++depth > max) return i;
+    } else if (b === 0x5d || b === 0x7d) {
+      if (--depth < 0) return -1; // unbalanced: JSON.parse reports it
+    }
+  }
+  return -1;
+}
+
 function parseJson(raw: Buffer): unknown {
+  const at = jsonTooDeepAt(raw, MAX_JSON_DEPTH);
+  if (at >= 0) throw new PlughostError('INVALID_JSON', `the body nests too deep: arrays and objects more than ${MAX_JSON_DEPTH} levels deep (at byte ${at})`);
   try {
     return JSON.parse(raw.toString('utf8'));
   } catch (err) {

@@ -9,8 +9,9 @@ import type { Runs } from '../runs/execute.ts';
 import { anyBody, queryObject } from './body.ts';
 
 const PATH = /^\/workspaces\/([A-Za-z0-9_-]{1,64})\/([^/]+)\/([^/]+)(\/.*)?$/;
-// Hop-by-hop and framing headers are the host's to set; cookies would reach the admin UI's origin.
-const DROPPED_RESPONSE_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'set-cookie', 'trailer']);
+// Hop-by-hop and framing headers are the host's to set (the body's length is what it sends);
+// cookies would reach the admin UI's origin; the run's id is the host's word, not the plugin's.
+const DROPPED_RESPONSE_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'set-cookie', 'trailer', 'x-plughost-run']);
 
 export interface PluginRouteDeps { runs: Runs; options: HostOptions }
 

@@ -17,14 +17,19 @@ export interface RouteCall {
   workspaceId: string; namespace: string; route: string;
   method: string; headers: Headers; query: Record<string, string | string[]>;
   body: unknown; rawBody: string; originalUrl: string; path: string;
+  /** The scheduled webhook calling in-process (set by the scheduler only; an HTTP request never has it). */
+  sentBy?: string;
 }
 
 export interface RouteCallDeps {
   auth: Auth;
   installations: Installations;
   executor: Executor;
-  /** True when the headers carry a valid scheduled-webhook signature of the workspace over `rawBody`. */
-  verifySignature(workspaceId: string, headers: Headers, rawBody: string): Promise<boolean>;
+  /**
+   * True when the headers carry an unused signature over `rawBody` by a scheduled webhook
+   * whose url is this route (see schedule/route-signatures.ts).
+   */
+  verifySignature(target: { workspaceId: string; namespace: string; route: string }, headers: Headers, rawBody: string, sentBy?: string): Promise<boolean>;
 }
 
 /** Checks the route's access mode; returns the headers to hand the plugin. */
@@ -37,10 +42,13 @@ async function checkAccess(deps: RouteCallDeps, service: PluginService, plugin: 
   const forPlugin = principal ? withoutToken : call.headers;
   if (service.access === 'public') return forPlugin;
   if (principal && (principal.kind === 'operator' || principal.workspaceId === plugin.workspaceId)) return forPlugin;
-  if (service.access === 'signed' && (await deps.verifySignature(plugin.workspaceId, call.headers, call.rawBody))) return forPlugin;
+  if (service.access === 'signed') {
+    const target = { workspaceId: plugin.workspaceId, namespace: call.namespace, route: call.route };
+    if (await deps.verifySignature(target, call.headers, call.rawBody, call.sentBy)) return forPlugin;
+  }
   throw new PlughostError(principal ? 'FORBIDDEN' : 'UNAUTHORIZED', service.access === 'token'
     ? 'this route needs a token of its workspace: send Authorization: Bearer <workspace token>'
-    : 'this route needs a valid X-Plughost-Signature or a token of its workspace');
+    : 'this route needs a token of its workspace, or an unused X-Plughost-Signature by a scheduled webhook whose url is this route');
 }
 
 export interface RouteCallResult {

@@ -2,11 +2,14 @@
 // plugin route (a relative `/workspaces/…` URL, called without leaving the process) or to an
 // outside URL through egress. A call refused before any code runs (no such route, access
 // denied) or an endpoint that cannot be reached is a failed run too, so the history says why.
+// A relative URL is read again at every firing, with the same rules as at create: one stored
+// before those rules (dot segments, encoded forms, another workspace's route) fails its run
+// and calls nothing.
 import type { EgressClient } from '../egress/index.ts';
 import { queryObject } from '../http/body.ts';
 import { nextAfter } from '../schedule/recurrence.ts';
 import { signatureHeader } from '../schedule/signature.ts';
-import type { WebhookSpec, Webhooks } from '../schedule/webhooks.ts';
+import { webhookRoute, type WebhookSpec, type Webhooks } from '../schedule/webhooks.ts';
 import { formatInZone } from '../schedule/zoned-time.ts';
 import type { Occurrence } from '../store/occurrences.ts';
 import type { Schedule } from '../store/schedules.ts';
@@ -16,8 +19,6 @@ import { callRoute, type RouteCallDeps } from './route-call.ts';
 import type { Settled } from './execute.ts';
 
 export interface WebhookCallDeps { egress: EgressClient; webhooks: Webhooks; routes: RouteCallDeps; runLog: RunLog; now: () => number }
-
-const ROUTE_PATH = /^\/workspaces\/([A-Za-z0-9_-]{1,64})\/([^/]+)\/([^/]+)(\/.*)?$/;
 
 export async function callWebhook(deps: WebhookCallDeps, s: Schedule, o: Occurrence, meta: RunMeta): Promise<Settled> {
   const { egress, webhooks, runLog, now } = deps;
@@ -39,19 +40,23 @@ export async function callWebhook(deps: WebhookCallDeps, s: Schedule, o: Occurre
     noRetry: false,
   });
 
-  const url = new URL(spec.url, 'http://in-process.invalid');
-  const m = spec.url.startsWith('/') ? ROUTE_PATH.exec(url.pathname) : null;
-  if (m) {
+  if (spec.url.startsWith('/')) {
+    const r = webhookRoute(s.workspaceId, spec.url);
+    if ('problem' in r) {
+      const message = `the webhook's url ${JSON.stringify(spec.url)} ${r.problem}; nothing was called. Give it a route of this workspace (PATCH {"url": …})`;
+      return { ...failed(`POST ${spec.url}`.slice(0, 300), null, message, 'FORBIDDEN', message), noRetry: true };
+    }
+    const path = r.pathname;
     try {
       const call = await callRoute(deps.routes, {
-        workspaceId: m[1]!, namespace: m[2]!, route: m[3]!, method: 'POST', headers, query: queryObject(url.searchParams),
-        body: JSON.parse(body), rawBody: body, originalUrl: url.pathname + url.search, path: url.pathname,
+        workspaceId: r.workspaceId, namespace: r.namespace, route: r.route, method: 'POST', headers, query: queryObject(new URLSearchParams(r.search)),
+        body: JSON.parse(body), rawBody: body, originalUrl: path + r.search, path, sentBy: s.id,
       }, meta);
       const { run, outcome } = await call.done;
       return { run, noRetry: askedNoRetry(outcome) };
     } catch (err) {
       const e = err as { code?: string; status?: number; message: string };
-      return failed(`POST ${url.pathname}`, e.status ?? null, `POST ${url.pathname}${url.search}: ${e.message}`, e.code ?? 'INTERNAL', e.message);
+      return failed(`POST ${path}`, e.status ?? null, `POST ${path}${r.search}: ${e.message}`, e.code ?? 'INTERNAL', e.message);
     }
   }
   let target: URL;

@@ -11,8 +11,13 @@ import { isTimeZone } from '../workspaces.ts';
 import { checkCron, nextAfter, type Recurrence } from './recurrence.ts';
 import { formatInZone, instantToWall, parseWall, wallToInstant } from './zoned-time.ts';
 
-const url = z.string().min(1).max(2000).refine((u) => /^\/workspaces\/[A-Za-z0-9_-]{1,64}\/[^/?#]+\/[^/?#]+/.test(u) || (URL.canParse(u) && /^https?:$/.test(new URL(u).protocol)),
-  'must be a plugin route path (/workspaces/{ws}/{namespace}/{route}…) or an absolute http(s) URL');
+// The workspace of an in-process path is checked against the webhook's (create and change).
+const url = z.string().min(1).max(2000).superRefine((u, ctx) => {
+  const read = u.startsWith('/') ? readRoutePath(u) : undefined;
+  const problem = read ? ('problem' in read ? read.problem : undefined)
+    : URL.canParse(u) && /^https?:$/.test(new URL(u).protocol) ? undefined : PATH_SHAPE;
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 const cron = z.string().max(200).refine((c) => { try { checkCron(c); return true; } catch { return false; } }, 'is not a valid cron expression');
 
 const fields = {
@@ -43,6 +48,43 @@ export const webhookChangeInput = z.object({
   // null: follow the host's `schedules.graceMs`.
   misfireGraceSeconds: fields.misfireGraceSeconds.nullable().optional(),
 }).strict();
+
+/** The plugin route an in-process webhook URL calls. */
+export interface RouteTarget { workspaceId: string; namespace: string; route: string }
+/** An in-process webhook URL, read once: its route, and the path and query as they are called. */
+export interface RoutePath extends RouteTarget { pathname: string; search: string }
+
+const ROUTE_PATH = /^\/workspaces\/([A-Za-z0-9_-]{1,64})\/([^/]+)\/([^/]+)(\/.*)?$/;
+const PATH_SHAPE = 'must be a plugin route path (/workspaces/{ws}/{namespace}/{route}…) or an absolute http(s) URL';
+
+/**
+ * Reads an in-process webhook URL (`/workspaces/{ws}/{namespace}/{route}[/…][?…]`) as written.
+ * What the URL parser would rewrite is refused, not resolved, so the route checked is the route
+ * called: dot segments (`.`, `..`) and their percent-encoded forms, encoded slashes and
+ * backslashes (`%2e`, `%2f`, `%5c` anywhere in the path), backslashes, and spaces or control
+ * characters (the parser drops tabs and newlines, which would join `.\t.` into `..`).
+ */
+export function readRoutePath(raw: string): RoutePath | { problem: string } {
+  if (/[\s\\\x00-\x1f\x7f]/.test(raw)) return { problem: 'must not hold spaces, control characters or backslashes' };
+  const cut = raw.search(/[?#]/);
+  const path = cut < 0 ? raw : raw.slice(0, cut);
+  if (/%(2e|2f|5c)/i.test(path)) return { problem: 'must not hold percent-encoded dots, slashes or backslashes (%2e, %2f, %5c) in its path' };
+  const segments = path.split('/');
+  if (segments.some((seg) => seg === '.' || seg === '..')) return { problem: 'must not hold dot segments (`.` or `..`) in its path' };
+  const url = new URL(raw, 'http://in-process.invalid');
+  const m = ROUTE_PATH.exec(url.pathname);
+  // Whatever else the parser might resolve: the route called must have the segments written.
+  if (!m || url.host !== 'in-process.invalid' || url.pathname.split('/').length !== segments.length) return { problem: PATH_SHAPE };
+  return { workspaceId: m[1]!, namespace: m[2]!, route: m[3]!, pathname: url.pathname, search: url.search };
+}
+
+/** The route a webhook of `workspaceId` with this in-process `url` calls, or why it may not call it. */
+export function webhookRoute(workspaceId: string, raw: string): RoutePath | { problem: string } {
+  const r = readRoutePath(raw);
+  if ('problem' in r) return r;
+  if (r.workspaceId !== workspaceId) return { problem: `must be a route of this workspace (/workspaces/${workspaceId}/…), not of ${r.workspaceId}` };
+  return r;
+}
 
 export interface WebhookSpec {
   url: string; frequency: string | null; cron: string | null; start: string | null; timezone: string; description: string; createdWall: number;
@@ -77,9 +119,12 @@ export function createWebhooks(deps: { store: Store; secrets: Secrets; now: () =
     };
   };
 
-  const checkUrl = (workspaceId: string, u: string) => {
-    const m = /^\/workspaces\/([A-Za-z0-9_-]{1,64})\//.exec(u);
-    if (m && m[1] !== workspaceId) throw new PlughostError('INVALID_BODY', `url must be a route of this workspace (/workspaces/${workspaceId}/…), not of ${m[1]}`);
+  /** The url to store: an in-process path of this workspace as the parser reads it, or the absolute URL given. */
+  const checkedUrl = (workspaceId: string, u: string): string => {
+    if (!u.startsWith('/')) return u;
+    const r = webhookRoute(workspaceId, u);
+    if ('problem' in r) throw new PlughostError('INVALID_BODY', `the body has 1 problem(s): url: ${r.problem}`, { details: [{ path: 'url', message: r.problem }] });
+    return r.pathname + r.search;
   };
 
   const get = async (workspaceId: string, id: string): Promise<Schedule> => {
@@ -93,11 +138,11 @@ export function createWebhooks(deps: { store: Store; secrets: Secrets; now: () =
     get,
     async create(workspaceId: string, input: z.infer<typeof webhookCreateInput>) {
       const ws = await store.workspaces.require(workspaceId);
-      checkUrl(workspaceId, input.url);
+      const checked = checkedUrl(workspaceId, input.url);
       const at = now();
       const timezone = input.timezone ?? ws.timezone ?? 'UTC';
       const spec: WebhookSpec = {
-        url: input.url, frequency: input.frequency ?? null, cron: input.cron ?? null, start: input.start ?? null, timezone,
+        url: checked, frequency: input.frequency ?? null, cron: input.cron ?? null, start: input.start ?? null, timezone,
         description: input.description ?? '', createdWall: instantToWall(at, timezone),
       };
       const recurrence = webhookRecurrence(spec);
@@ -116,10 +161,10 @@ export function createWebhooks(deps: { store: Store; secrets: Secrets; now: () =
       const s = await get(workspaceId, id);
       const old = s.spec as unknown as WebhookSpec;
       const at = now();
-      if (input.url !== undefined) checkUrl(workspaceId, input.url);
+      const checked = input.url === undefined ? undefined : checkedUrl(workspaceId, input.url);
       const spec: WebhookSpec = {
         ...old,
-        ...(input.url !== undefined ? { url: input.url } : {}),
+        ...(checked !== undefined ? { url: checked } : {}),
         ...(input.frequency !== undefined ? { frequency: input.frequency } : {}),
         ...(input.cron !== undefined ? { cron: input.cron } : {}),
         ...(input.start !== undefined ? { start: input.start } : {}),

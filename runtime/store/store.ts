@@ -13,6 +13,7 @@ import { occurrencesTable } from './occurrences.ts';
 import { pluginVersionsTable } from './plugin-versions.ts';
 import { runsTable } from './runs.ts';
 import { schedulesTable } from './schedules.ts';
+import { seenSignaturesTable } from './seen-signatures.ts';
 import { settingsTable } from './settings.ts';
 import { tokensTable } from './tokens.ts';
 import { workspaceDataTable } from './workspace-data.ts';
@@ -34,6 +35,7 @@ function tables(db: Knex) {
     occurrences: occurrencesTable(db),
     messages: integrationMessagesTable(db),
     audit: auditTable(db),
+    seenSignatures: seenSignaturesTable(db),
   };
 }
 

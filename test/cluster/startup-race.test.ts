@@ -35,7 +35,7 @@ test('three host processes started at once on an empty schema all come up and sh
     const c = await connectOrFail(space.url);
     try {
       const migrations = await c.query(`SELECT name FROM "${space.schema}".knex_migrations ORDER BY id`);
-      assert.deepEqual(migrations.rows.map((r: { name: string }) => r.name), ['001_core', '002_schedules', '003_integration_messages', '004_misfire_grace', '005_storage_quotas']);
+      assert.deepEqual(migrations.rows.map((r: { name: string }) => r.name), ['001_core', '002_schedules', '003_integration_messages', '004_misfire_grace', '005_storage_quotas', '006_seen_signatures']);
       const operators = await c.query(`SELECT count(*)::int AS n FROM "${space.schema}".tokens WHERE kind = 'operator'`);
       assert.equal(operators.rows[0].n, 1);
     } finally {
