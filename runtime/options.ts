@@ -42,6 +42,8 @@ export const defaults = {
   limits: {
     /** Host operations (timers, fetches, $db, $schedule) one invocation may have pending at once (Haplo service calls are synchronous). */
     pendingOps: 1_000,
+    /** Bytes of arguments (JSON) of the host operations one invocation has pending at once. */
+    pendingOpBytes: 16 * 1024 * 1024,
     /** Outbound requests in flight per installation, and for the whole host. */
     outboundPerInstallation: 32,
     outboundHostWide: 512,

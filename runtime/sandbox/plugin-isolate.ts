@@ -19,6 +19,8 @@ export interface PluginIsolateOptions {
   maxPendingOps: number;
   /** Log lines and host operations one invocation may send; past it they are dropped (counted) or refused. */
   maxGuestMessages?: number;
+  /** Bytes of arguments (JSON) of the host operations one invocation has pending. */
+  maxPendingOpBytes?: number;
   /** Grace after the time limit before the watchdog gives up on a run. */
   watchdogMarginMs?: number;
   /** Answers the plugin's synchronous Haplo service calls. */
@@ -37,6 +39,8 @@ interface Invocation {
   startedAt: number;
   deadline: number;
   pendingOps: Set<number>;
+  /** Bytes of the arguments of the pending operations. */
+  pendingOpBytes: number;
   /** Log lines and operations received from the guest: the host's own count, behind the guest's. */
   messages: number;
   /** True while the guest holds timers of this invocation: an event run is not over then. */
@@ -58,6 +62,22 @@ interface Invocation {
 
 const TEXT_FILE = /\.(js|cjs|json)$/;
 const LEVELS = new Set(['log', 'info', 'warn', 'error', 'debug']);
+/** What the run's log notes at a budget's first refusal, and what the plugin's error says. */
+const REFUSALS = {
+  pendingOps: {
+    note: (n: number) => `${n} timers and operations already pending (limit pendingOps); this and any further ones reject with PLUGIN_LIMIT`,
+    error: (n: number) => `${n} host operations (timers, fetches, $db, $schedule) are already pending in this run; await some before starting more`,
+  },
+  pendingOpBytes: {
+    note: (n: number) => `the arguments of the operations pending would pass ${n} bytes (limit pendingOpBytes); this and any further ones reject with PLUGIN_LIMIT`,
+    error: (n: number) => `the arguments of the host operations pending in this run would pass ${n} bytes (pendingOpBytes); await some before starting more`,
+  },
+  guestMessages: {
+    note: (n: number) => `the run has sent ${n} messages (limit guestMessages); further operations reject with PLUGIN_LIMIT and further log lines are dropped`,
+    error: (n: number) => `this run has sent the host ${n} messages, its limit (guestMessages); nothing more can be started in it`,
+  },
+} as const;
+type Refusal = keyof typeof REFUSALS;
 
 export interface PluginIsolate {
   readonly plugin: SandboxPlugin;
@@ -91,6 +111,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
   const endedIds: number[] = [];
   const takeEnded = () => (endedIds.length === 0 ? '' : JSON.stringify(endedIds.splice(0)));
   const maxMessages = options.maxGuestMessages ?? defaults.limits.guestMessages;
+  const maxOpBytes = options.maxPendingOpBytes ?? defaults.limits.pendingOpBytes;
   // The one wake-up this isolate's timers have on the host: for the earliest, of invocation `wakeFor`.
   let wake: NodeJS.Timeout | undefined;
   let wakeFor = 0;
@@ -166,31 +187,29 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
   };
 
   /** The run's log notes the first refusal by each budget; the plugin sees every one. */
-  const noteRefusal = (inv: Invocation, limit: string) => {
+  const noteRefusal = (inv: Invocation, limit: Refusal) => {
     inv.refusalsLogged ??= new Set();
     if (inv.refusalsLogged.has(limit)) return;
     inv.refusalsLogged.add(limit);
-    inv.log.append('host', limit === 'pendingOps'
-      ? `host operation refused: ${options.maxPendingOps} timers and operations already pending (limit pendingOps); this and any further ones reject with PLUGIN_LIMIT`
-      : `host operation refused: the run has sent ${maxMessages} messages (limit guestMessages); further operations reject with PLUGIN_LIMIT and further log lines are dropped`);
+    inv.log.append('host', `host operation refused: ${REFUSALS[limit].note(budgetOf(limit))}`);
   };
+  const budgetOf = (limit: Refusal) => (limit === 'pendingOps' ? options.maxPendingOps : limit === 'pendingOpBytes' ? maxOpBytes : maxMessages);
 
-  const refuseOp = (inv: Invocation, opId: number, limit: 'pendingOps' | 'guestMessages') => {
+  const refuseOp = (inv: Invocation, opId: number, limit: Refusal) => {
     noteRefusal(inv, limit);
-    const message = limit === 'pendingOps'
-      ? `${options.maxPendingOps} host operations (timers, fetches, $db, $schedule) are already pending in this run; await some before starting more`
-      : `this run has sent the host ${maxMessages} messages, its limit (guestMessages); nothing more can be started in it`;
-    return deliver(opId, inv, false, opError(new PlughostError('PLUGIN_LIMIT', message, { details: { limit } })));
+    return deliver(opId, inv, false, opError(new PlughostError('PLUGIN_LIMIT', REFUSALS[limit].error(budgetOf(limit)), { details: { limit } })));
   };
 
   const runOp = async (inv: Invocation, opId: number, op: string, argsJson: string) => {
     const handler = Object.hasOwn(ops, op) ? ops[op] : undefined;
     // The guest keeps these budgets itself; the host holds them too, before parsing anything.
     if (inv.pendingOps.size >= options.maxPendingOps) return refuseOp(inv, opId, 'pendingOps');
+    if (inv.pendingOpBytes + argsJson.length > maxOpBytes) return refuseOp(inv, opId, 'pendingOpBytes');
     if (argsJson.length > options.maxResultBytes) {
       return deliver(opId, inv, false, { code: 'PLUGIN_RESULT_TOO_LARGE', message: `the arguments are over ${options.maxResultBytes} bytes`, status: 413 });
     }
     inv.pendingOps.add(opId);
+    inv.pendingOpBytes += argsJson.length;
     try {
       if (!handler) throw Object.assign(new Error(`unknown host operation ${op}`), { status: 400 });
       const args = JSON.parse(argsJson) as Record<string, unknown>;
@@ -203,6 +222,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       if (invocations.has(inv.id)) await deliver(opId, inv, false, opError(err));
     } finally {
       inv.pendingOps.delete(opId);
+      inv.pendingOpBytes -= argsJson.length;
       checkQuiet(inv);
     }
   };
@@ -251,7 +271,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
     } else if (type === 'dropped') {
       inv.dropped = true;
     } else if (type === 'note') {
-      if (a === 'pendingOps' || a === 'guestMessages') noteRefusal(inv, a);
+      if (typeof a === 'string' && Object.hasOwn(REFUSALS, a)) noteRefusal(inv, a as Refusal);
     } else if (type === 'msg') {
       const text = typeof a === 'string' ? a : '';
       if (text.length > options.maxResultBytes + 1024) return dispose('oversized message');
@@ -329,7 +349,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       inv.finish({ status: 'timed-out', error: { code: 'PLUGIN_TIMEOUT', message: `the plugin did not ${kind === 'route' ? 'respond' : 'finish'} within ${timeoutMs} ms` } });
     }, timeoutMs + margin);
     const inv: Invocation = {
-      id, kind, log, startedAt, deadline: startedAt + timeoutMs, pendingOps: new Set(), messages: 0, timers: false, dropped: false,
+      id, kind, log, startedAt, deadline: startedAt + timeoutMs, pendingOps: new Set(), pendingOpBytes: 0, messages: 0, timers: false, dropped: false,
       settled: undefined, done, onResponse, started: false,
       finish(outcome) {
         if (finished) return;
@@ -361,7 +381,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       const files: Record<string, string> = {};
       for (const [p, bytes] of plugin.files) if (TEXT_FILE.test(p)) files[p] = Buffer.from(bytes).toString('utf8');
       const context = { workspaceId: plugin.workspaceId, installationId: plugin.installationId, namespace: plugin.namespace, iparams: plugin.iparams };
-      const budgets = { pendingOps: options.maxPendingOps, guestMessages: maxMessages };
+      const budgets = { pendingOps: options.maxPendingOps, pendingOpBytes: maxOpBytes, guestMessages: maxMessages };
       const outcome = await start('init', { files, main: plugin.manifest.main, context, budgets }, timeoutMs).done;
       if (outcome.status !== 'succeeded') {
         const error = outcome.error?.code === 'PLUGIN_ERROR'
@@ -397,7 +417,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
     async callService(request, deadline, log, reentrant = false) {
       await load(plugin.manifest.limits.timeoutMs);
       const id = ++nextId;
-      const inv = { id, kind: 'service', log, deadline, pendingOps: new Set(), messages: 0, timers: false, dropped: false, started: false } as unknown as Invocation;
+      const inv = { id, kind: 'service', log, deadline, pendingOps: new Set(), pendingOpBytes: 0, messages: 0, timers: false, dropped: false, started: false } as unknown as Invocation;
       inv.finish = () => {
         invocations.delete(id);
         inv.controller?.abort();

@@ -41,7 +41,7 @@ let nextOpId = 0;
 const pendingOps = new MapCtor();
 
 /** Per-run budgets, set by the host when the package loads (init). */
-const budgets = { pendingOps: Infinity, guestMessages: Infinity };
+const budgets = { pendingOps: Infinity, pendingOpBytes: Infinity, guestMessages: Infinity };
 /**
  * Each open invocation's spending, made when the host dispatches it and dropped when the host
  * says it has ended. Code still running for an ended run finds CLOSED: it can start nothing.
@@ -49,7 +49,7 @@ const budgets = { pendingOps: Infinity, guestMessages: Infinity };
 const runs = new MapCtor();
 const CLOSED = ObjectFreeze({ closed: true });
 function openRun(id) {
-  runs.set(id, { messages: 0, logBytes: 0, ops: 0, timers: 0, droppedLines: 0, droppedBytes: 0, noted: ObjectCreate(null) });
+  runs.set(id, { messages: 0, logBytes: 0, ops: 0, opBytes: 0, timers: 0, droppedLines: 0, droppedBytes: 0, noted: ObjectCreate(null) });
 }
 function runOf(id) {
   const r = runs.get(id);
@@ -113,9 +113,14 @@ function hostCall(op, args) {
     if (text.length > limits.maxResultBytes) {
       return reject({ code: 'PLUGIN_RESULT_TOO_LARGE', status: 413, message: 'the arguments of ' + op + ' are ' + text.length + ' bytes of JSON; the limit is ' + limits.maxResultBytes });
     }
+    if (r.opBytes + text.length > budgets.pendingOpBytes) {
+      noteOnce(invocation, r, 'pendingOpBytes');
+      return reject(limitPayload('pendingOpBytes', 'the arguments of the host operations pending in this run would be ' + (r.opBytes + text.length) + ' bytes of JSON, over its limit of ' + budgets.pendingOpBytes + ' (pendingOpBytes); await some before starting more'));
+    }
     const opId = ++nextOpId;
-    pendingOps.set(opId, { resolve, reject, invocation });
+    pendingOps.set(opId, { resolve, reject, invocation, bytes: text.length });
     r.ops++;
+    r.opBytes += text.length;
     r.messages++;
     post('op', invocation, opId, op, text);
   });
@@ -128,7 +133,10 @@ function deliver(opId, ok, payloadJson) {
   pendingOps.delete(opId);
   current = pending.invocation;
   const r = runOf(pending.invocation);
-  if (r !== CLOSED) r.ops--;
+  if (r !== CLOSED) {
+    r.ops--;
+    r.opBytes -= pending.bytes;
+  }
   const payload = payloadJson === undefined ? undefined : jsonParse(payloadJson);
   if (ok) pending.resolve(payload);
   else pending.reject(payload);

@@ -107,6 +107,7 @@ function dispatch(id, kind, payloadJson, offset, endedIds) {
   const payload = jsonParse(payloadJson);
   if (kind === 'init') {
     budgets.pendingOps = payload.budgets.pendingOps;
+    budgets.pendingOpBytes = payload.budgets.pendingOpBytes;
     budgets.guestMessages = payload.budgets.guestMessages;
     setPackageFiles(payload.files);
     setInstallationContext(payload.context);
