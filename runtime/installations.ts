@@ -93,6 +93,7 @@ export function createInstallations(deps: InstallationsDeps) {
       const version = input.version ?? (await store.pluginVersions.latest(input.plugin)).version;
       const manifest = await manifestOf(input.plugin, version);
       const { plain, secure } = validateIparams(manifest, input.iparams ?? {}, {});
+      sandbox.admit(manifest, { active: input.active ?? true }); // its isolate must fit the host's memory budget
       const at = now();
       const inst = await store.installations.insert({
         id: newId('inst', at), workspaceId, pluginName: input.plugin, pluginVersion: version, namespace: manifest.namespace,
@@ -119,6 +120,8 @@ export function createInstallations(deps: InstallationsDeps) {
         ...inst, pluginVersion: version, iparams: plain, secureIparams: Object.keys(secure).length ? secrets.seal(secure) : null,
         active: input.active ?? inst.active, updatedAt: Math.max(now(), inst.updatedAt + 1),
       };
+      // Running it needs its isolate to fit; deactivating never does (even one the budget outgrew).
+      if (updated.active) sandbox.admit(manifest, { installationId: inst.id, active: true });
       await store.installations.update(updated);
       changed(updated, 'updated');
       await warm(updated);

@@ -1,9 +1,12 @@
 // Prometheus metrics on a registry of the host's own (never prom-client's global one, so
 // several hosts in one process, as in tests, do not collide).
 import client from 'prom-client';
+import type { SandboxStats } from './sandbox/sandbox.ts';
 
 export interface MetricSources {
   warmIsolates: () => number;
+  /** The sandbox's isolate memory budget and load, for the `plughost_isolate_memory_*` and in-flight gauges. */
+  sandbox?: () => Pick<SandboxStats, 'memoryMb' | 'memoryBudgetMb' | 'evictions' | 'inFlight'>;
   /** The run recorder's counts, for `plughost_run_recorder_backlog` (0 without it). */
   recorder?: () => { backlog: number; lost: number };
 }
@@ -27,6 +30,25 @@ export function createMetrics(gauges: MetricSources) {
     name: 'plughost_isolates_warm', help: 'Installations with a live isolate', registers: [registry],
     collect() { this.set(gauges.warmIsolates()); },
   });
+  const sandbox = gauges.sandbox;
+  if (sandbox) {
+    new client.Gauge({
+      name: 'plughost_isolate_memory_mb', help: 'Isolate memory counted against the host budget: the memoryMb of every warm and spare isolate (MiB)', registers: [registry],
+      collect() { this.set(sandbox().memoryMb); },
+    });
+    new client.Gauge({
+      name: 'plughost_isolate_memory_budget_mb', help: 'The host-wide isolate memory budget, limits.isolateMemoryMb (MiB)', registers: [registry],
+      collect() { this.set(sandbox().memoryBudgetMb); },
+    });
+    new client.Counter({
+      name: 'plughost_isolate_evictions_total', help: 'Idle warm isolates disposed to stay under the memory budget or maxIsolates', registers: [registry],
+      collect() { this.reset(); this.inc(sandbox().evictions); },
+    });
+    new client.Gauge({
+      name: 'plughost_invocations_in_flight', help: 'Invocations, service calls and preloads running or queued in the sandbox', registers: [registry],
+      collect() { this.set(sandbox().inFlight); },
+    });
+  }
   /** Runs never written to the store; the host incs it from the recorder's onLost. */
   const runsLost = new client.Counter({
     name: 'plughost_runs_lost_total', help: 'Finished runs dropped without being written to the store (buffer bound, refused, or lost at shutdown)', registers: [registry],

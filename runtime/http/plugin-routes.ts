@@ -42,6 +42,6 @@ export function pluginRoutes(deps: PluginRouteDeps): Middleware {
     const { run } = await call.done;
     const error = run.error ?? { code: 'PLUGIN_ERROR', message: 'the plugin failed' };
     // The first line only: the full stack is in the run's log, for the workspace's admins.
-    throw new PlughostError(error.code as ErrorCode, `${error.message.split('\n')[0]} (run ${call.runId})`);
+    throw new PlughostError(error.code as ErrorCode, `${error.message.split('\n')[0]} (run ${call.runId})`, error.details === undefined ? {} : { details: error.details });
   };
 }

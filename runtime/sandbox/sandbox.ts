@@ -1,10 +1,17 @@
 // The sandbox: one warm isolate per installation, capped by an LRU, and a few blank
 // isolates prepared ahead so that a cold installation only has to load its own code.
 // A plugin whose isolate died (timeout, memory, load error) gets a fresh one on its next call.
+// Memory: every warm isolate (and every spare) counts its configured limit against the host's
+// budget (limits.isolateMemoryMb); idle ones are evicted LRU to keep under it, and a call that
+// cannot fit even so is refused (PLUGIN_LIMIT). Fairness: one installation may have at most
+// limits.invocationsPerInstallation invocations (runs and service calls into it) running or
+// queued at once; more are refused at once (PLUGIN_LIMIT), as failed outcomes.
+import { isPlughostError, PlughostError } from '../errors.ts';
 import { createPluginIsolate, type PluginIsolate } from './plugin-isolate.ts';
 import { prepareIsolate, type GuestLimits, type PreparedIsolate } from './prepared-isolate.ts';
-import type { LogLevel } from './run-log.ts';
+import { RunLog, type LogLevel } from './run-log.ts';
 import type { HostOptions } from '../options.ts';
+import type { PluginManifest } from '../packages/manifest.ts';
 import type { InvocationOutcome, InvokeRequest, LoadInfo, Ops, SandboxPlugin, ServiceHandler, ServiceResult } from './types.ts';
 
 export interface SandboxOptions {
@@ -30,10 +37,30 @@ export interface Sandbox {
   warm(plugin: SandboxPlugin): Promise<LoadInfo | undefined>;
   /** Runs one installation's implementations of a Haplo service (see PluginIsolate.callService). */
   callService(plugin: SandboxPlugin, request: { name: string; args: unknown; chain: string[] }, deadline: number, log: { append(level: LogLevel, text: string): void } | ((level: LogLevel, text: string) => void), reentrant?: boolean): Promise<ServiceResult>;
+  /**
+   * Throws PLUGIN_LIMIT (limit isolateMemoryMb) when an isolate of the manifest's memoryMb
+   * can never be had (larger than the whole budget) or, for an `active` installation, cannot
+   * be had now (busy isolates hold the rest). The installation's own isolate counts as free:
+   * a change replaces it.
+   */
+  admit(manifest: Pick<PluginManifest, 'name' | 'limits'>, opts: { installationId?: string; active: boolean }): void;
   /** Drops an installation's isolate (uninstalled, upgraded, deactivated). */
   evict(installationId: string): void;
-  stats(): { warm: number; spare: number };
+  stats(): SandboxStats;
   close(): Promise<void>;
+}
+
+export interface SandboxStats {
+  warm: number;
+  spare: number;
+  /** Isolate memory counted against the budget: each warm and spare isolate's configured limit (MiB). */
+  memoryMb: number;
+  /** The host-wide budget (limits.isolateMemoryMb). */
+  memoryBudgetMb: number;
+  /** Warm isolates disposed to stay under the budget or maxIsolates (not uninstalls or changes). */
+  evictions: number;
+  /** Invocations, service calls and preloads running or queued, all installations together. */
+  inFlight: number;
 }
 
 export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
@@ -43,9 +70,100 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   const ready = new Map<string, PluginIsolate>();
   const spares: Promise<PreparedIsolate>[] = [];
   let closed = false;
+  const budgetMb = options.limits.isolateMemoryMb;
+  const perInstallation = options.limits.invocationsPerInstallation;
+  // What each warm isolate counts against the budget: its configured limit, not what it uses now.
+  const sizeOf = new WeakMap<Promise<PluginIsolate>, number>();
+  // Invocations, service calls and preloads running or queued, per installation: an isolate
+  // with any is never evicted (that would kill them).
+  const busy = new Map<string, number>();
+  let inFlight = 0;
+  let evictions = 0;
+  const usedMb = () => {
+    let mb = spares.length * options.memoryMb;
+    for (const p of warm.values()) mb += sizeOf.get(p) ?? 0;
+    return mb;
+  };
+  const drop = (installationId: string, p: Promise<PluginIsolate>) => {
+    warm.delete(installationId);
+    ready.delete(installationId);
+    evictions++;
+    void p.then((iso) => iso.dispose(), () => undefined);
+  };
+  /**
+   * What making room for an isolate of `memoryMb` for `installationId` takes: how many MiB
+   * are over the budget, and the idle warm isolates (least recently used first) that may go.
+   * The installation's own isolate is left out: it is being replaced. Throws PLUGIN_LIMIT when
+   * freeing every spare and every idle isolate would still not be enough.
+   */
+  const plan = (name: string, installationId: string | undefined, memoryMb: number) => {
+    const own = installationId === undefined ? undefined : warm.get(installationId);
+    const used = usedMb() - (own ? sizeOf.get(own) ?? 0 : 0);
+    const over = used + memoryMb - budgetMb;
+    const idle = over > 0 ? [...warm].filter(([id]) => id !== installationId && !busy.has(id)) : [];
+    const freeable = spares.length * options.memoryMb + idle.reduce((mb, [, p]) => mb + (sizeOf.get(p) ?? 0), 0);
+    if (over > freeable) {
+      const held = used - freeable;
+      throw new PlughostError('PLUGIN_LIMIT', memoryMb > budgetMb
+        ? `the ${name} plugin's isolate (limits.memoryMb ${memoryMb} MiB) is larger than the host's whole isolate memory budget (limits.isolateMemoryMb ${budgetMb} MiB), so it can never run on this host: lower its memoryMb or raise the budget`
+        : `no room for the ${name} plugin's isolate (${memoryMb} MiB): isolates busy with runs hold ${held} MiB of the host's ${budgetMb} MiB isolate memory budget (limits.isolateMemoryMb); try again later`,
+      { details: { limit: 'isolateMemoryMb', budgetMb, requestedMb: memoryMb, heldMb: held } });
+    }
+    return { over, idle };
+  };
+  /** Makes room under the budget for a new isolate: spares go first (cheap to prepare again), then idle warm isolates, LRU first. */
+  const makeRoom = (plugin: SandboxPlugin, memoryMb: number) => {
+    if (memoryMb === options.memoryMb && spares.length > 0) return; // take() hands it a spare: its share passes on
+    let { over, idle } = plan(plugin.manifest.name, plugin.installationId, memoryMb);
+    while (over > 0 && spares.length > 0) {
+      over -= options.memoryMb;
+      void spares.pop()!.then((spare) => spare.dispose(), () => undefined);
+    }
+    for (const [id, p] of idle) {
+      if (over <= 0) break;
+      over -= sizeOf.get(p) ?? 0;
+      drop(id, p);
+    }
+  };
+  /** Past maxIsolates, idle warm isolates go, least recently used first (busy ones wait until idle). */
+  const trim = () => {
+    for (const [id, p] of warm) {
+      if (warm.size <= options.maxIsolates) break;
+      if (!busy.has(id)) drop(id, p);
+    }
+  };
+  const enter = (installationId: string) => {
+    busy.set(installationId, (busy.get(installationId) ?? 0) + 1);
+    inFlight++;
+  };
+  const leave = (installationId: string) => {
+    inFlight--;
+    const n = (busy.get(installationId) ?? 1) - 1;
+    if (n > 0) busy.set(installationId, n);
+    else {
+      busy.delete(installationId);
+      if (warm.size > options.maxIsolates) trim();
+    }
+  };
+  /** The refusal for an installation already at its share of invocations, if it is. */
+  const overCap = (plugin: SandboxPlugin): PlughostError | undefined => {
+    const running = busy.get(plugin.installationId) ?? 0;
+    if (running < perInstallation) return undefined;
+    return new PlughostError('PLUGIN_LIMIT',
+      `the ${plugin.manifest.name} plugin already has ${running} invocations running or queued in this installation, its share of the host (limits.invocationsPerInstallation ${perInstallation}); try again later`,
+      { details: { limit: 'invocationsPerInstallation', max: perInstallation } });
+  };
+  /** A refused invocation as a failed outcome, so that it is recorded as a run like any other. */
+  const refused = (err: PlughostError): InvocationOutcome => {
+    const log = new RunLog(options.maxLogBytes, options.now);
+    log.append('host', `${err.code}: ${err.message}`);
+    return { status: 'failed', error: { code: err.code, message: err.message, details: err.details }, log: log.toString(), startedAt: Date.now(), durationMs: 0 };
+  };
+  const isLimit = (err: unknown): err is PlughostError => isPlughostError(err, 'PLUGIN_LIMIT');
 
   const refill = () => {
-    while (!closed && spares.length < options.spareIsolates) {
+    // Spares never push the warm isolates out: one is prepared only where the budget has room.
+    while (!closed && spares.length < options.spareIsolates && usedMb() + options.memoryMb <= budgetMb) {
       const p = prepareIsolate(options.memoryMb, guestLimits);
       p.catch(() => undefined); // a failed spare is dropped when taken; take() then prepares afresh
       spares.push(p);
@@ -54,8 +172,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
 
   const take = async (memoryMb: number): Promise<PreparedIsolate> => {
     if (memoryMb === options.memoryMb && spares.length > 0) {
-      const spare = spares.shift()!;
-      refill();
+      const spare = spares.shift()!; // isolateFor refills once the new isolate is counted
       try {
         return await spare;
       } catch {
@@ -77,27 +194,27 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
         return isolateFor(plugin);
       });
     }
-    const created = take(plugin.manifest.limits.memoryMb).then((prepared) =>
+    const memoryMb = plugin.manifest.limits.memoryMb;
+    makeRoom(plugin, memoryMb);
+    const created = take(memoryMb).then((prepared) =>
       createPluginIsolate({
-        plugin, prepared, ops: options.ops, maxResultBytes: options.maxResultBytes, maxLogBytes: options.maxLogBytes, maxPendingOps: options.limits.pendingOps,
+        plugin, prepared, ops: options.ops, maxResultBytes: options.maxResultBytes, maxLogBytes: options.maxLogBytes, maxPendingOps: options.limits.pendingOps, maxGuestMessages: options.limits.guestMessages,
         ...(options.services ? { services: options.services } : {}),
         ...(options.now ? { now: options.now } : {}),
         onFatal: (reason) => {
           if (warm.get(plugin.installationId) === created) warm.delete(plugin.installationId);
           if (ready.get(plugin.installationId)?.plugin === plugin) ready.delete(plugin.installationId);
           if (reason !== 'closed') options.onFatal?.(plugin, reason);
+          refill();
         },
       }),
     );
     warm.set(plugin.installationId, created);
+    sizeOf.set(created, memoryMb);
+    refill();
     created.then((iso) => { if (warm.get(plugin.installationId) === created) ready.set(plugin.installationId, iso); }, () => undefined);
     created.catch(() => { if (warm.get(plugin.installationId) === created) warm.delete(plugin.installationId); });
-    while (warm.size > options.maxIsolates) {
-      const [oldestId, oldest] = warm.entries().next().value!;
-      warm.delete(oldestId);
-      ready.delete(oldestId);
-      void oldest.then((iso) => iso.dispose(), () => undefined);
-    }
+    if (warm.size > options.maxIsolates) trim();
     return created;
   };
 
@@ -106,31 +223,63 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   return {
     async invoke(plugin, request) {
       if (closed) throw new Error('the sandbox is closed');
-      const hot = ready.get(plugin.installationId);
-      const fresh = hot && !hot.disposed && hot.plugin.revision === plugin.revision;
-      if (fresh) {
-        const p = warm.get(plugin.installationId)!;
-        warm.delete(plugin.installationId);
-        warm.set(plugin.installationId, p); // most recently used last
+      const over = overCap(plugin);
+      if (over) return refused(over);
+      enter(plugin.installationId);
+      try {
+        const hot = ready.get(plugin.installationId);
+        const fresh = hot && !hot.disposed && hot.plugin.revision === plugin.revision;
+        if (fresh) {
+          const p = warm.get(plugin.installationId)!;
+          warm.delete(plugin.installationId);
+          warm.set(plugin.installationId, p); // most recently used last
+        }
+        let iso = fresh ? hot : await isolateFor(plugin);
+        // Another run may have killed this isolate since it was handed out: take a fresh one.
+        if (iso.disposed) iso = await isolateFor(plugin);
+        const outcome = await iso.invoke(request);
+        if (!outcome.retryable || closed) return outcome;
+        return await (await isolateFor(plugin)).invoke(request);
+      } catch (err) {
+        if (isLimit(err)) return refused(err); // no room for its isolate
+        throw err;
+      } finally {
+        leave(plugin.installationId);
       }
-      let iso = fresh ? hot : await isolateFor(plugin);
-      // Another run may have killed this isolate since it was handed out: take a fresh one.
-      if (iso.disposed) iso = await isolateFor(plugin);
-      const outcome = await iso.invoke(request);
-      if (!outcome.retryable || closed) return outcome;
-      return (await isolateFor(plugin)).invoke(request);
     },
     async warm(plugin) {
-      const iso = await isolateFor(plugin);
-      // A load error is not this caller's to report: the first real call records it as a run.
-      return iso.preload().catch(() => undefined);
+      enter(plugin.installationId);
+      try {
+        const iso = await isolateFor(plugin);
+        // A load error is not this caller's to report: the first real call records it as a run.
+        return await iso.preload().catch(() => undefined);
+      } catch (err) {
+        if (isLimit(err)) return undefined; // no room now: the first real call loads it, or is refused
+        throw err;
+      } finally {
+        leave(plugin.installationId);
+      }
     },
     async callService(plugin, request, deadline, log, reentrant = false) {
       if (closed) throw new Error('the sandbox is closed');
+      // A re-entrant call runs inside an entry already counted, and cannot queue.
+      const over = reentrant ? undefined : overCap(plugin);
+      if (over) return { ok: false, error: { code: over.code, message: over.message } };
       const sink = typeof log === 'function' ? { append: log } : log;
-      let iso = await isolateFor(plugin);
-      if (iso.disposed) iso = await isolateFor(plugin);
-      return iso.callService(request, deadline, sink, reentrant);
+      enter(plugin.installationId);
+      try {
+        let iso = await isolateFor(plugin);
+        if (iso.disposed) iso = await isolateFor(plugin);
+        return await iso.callService(request, deadline, sink, reentrant);
+      } catch (err) {
+        if (isLimit(err)) return { ok: false, error: { code: err.code, message: err.message } };
+        throw err;
+      } finally {
+        leave(plugin.installationId);
+      }
+    },
+    admit(manifest, { installationId, active }) {
+      if (active || manifest.limits.memoryMb > budgetMb) plan(manifest.name, installationId, manifest.limits.memoryMb);
     },
     evict(installationId) {
       const existing = warm.get(installationId);
@@ -138,8 +287,9 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       warm.delete(installationId);
       ready.delete(installationId);
       void existing.then((iso) => iso.dispose(), () => undefined);
+      refill(); // its share of the budget may go to a spare again
     },
-    stats: () => ({ warm: warm.size, spare: spares.length }),
+    stats: () => ({ warm: warm.size, spare: spares.length, memoryMb: usedMb(), memoryBudgetMb: budgetMb, evictions, inFlight }),
     async close() {
       if (closed) return;
       closed = true;

@@ -50,7 +50,7 @@ export interface InvocationOutcome {
   response?: RouteResponse;
   value?: unknown;
   /** `noRetry`: the plugin asked the scheduler not to retry (it threw `{noRetry: true}`). */
-  error?: { code: ErrorCode; message: string; noRetry?: boolean };
+  error?: { code: ErrorCode; message: string; noRetry?: boolean; details?: unknown };
   log: string;
   startedAt: number;
   durationMs: number;

@@ -8,7 +8,8 @@ export type RunKind = 'route' | 'webhook' | 'event' | 'hook' | 'service' | 'send
 export type RunTrigger = 'http' | 'schedule' | 'manual' | 'retry' | 'catch-up';
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'timed-out';
 
-export interface RunError { code: string; message: string }
+/** `details`: what a budget refusal names (`limit`, …), as the API's errors carry it. */
+export interface RunError { code: string; message: string; details?: unknown }
 export interface Run {
   id: string; workspaceId: string; installationId: string | null; kind: RunKind; trigger: RunTrigger; target: string;
   status: RunStatus; scheduleId: string | null; idempotencyKey: string | null; attempt: number; httpStatus: number | null;
