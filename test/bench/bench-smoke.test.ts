@@ -1,5 +1,5 @@
 // Keeps the benchmark code from rotting: runs the same functions `npm run bench` uses
-// (route throughput with both load-generator placements, cold start) with tiny request
+// (route throughput, each server in its own process, with both load-generator placements; cold start) with tiny request
 // counts, and checks that every figure they report is a positive number. No timing is
 // asserted: speed is the bench's business, not the test suite's.
 import assert from 'node:assert/strict';
@@ -17,14 +17,18 @@ function checkThroughput(r: ThroughputResult, loadgen: string) {
   assert.equal(r.loadgen, loadgen);
   assert.equal(r.rounds, 1);
   assert.equal(r.amount, 60);
-  for (const name of ['plughost', 'bare'] as const) {
-    assert.equal(r[name].rps.length, 1);
-    positive(r[name].rps[0], `${name} rps`);
-    positive(r[name].medianRps, `${name} median rps`);
+  for (const name of ['plughost', 'koa', 'node-http'] as const) {
+    const s = r.servers[name];
+    assert.equal(s.rps.length, 1);
+    positive(s.rps[0], `${name} rps`);
+    positive(s.medianRps, `${name} median rps`);
+    positive(s.cpuUsPerRequest[0], `${name} CPU per request`);
+    positive(s.rpsRatio, `${name} rps ratio`);
+    positive(s.cpuRatio, `${name} CPU ratio`);
   }
-  assert.equal(r.pairRatios.length, 1);
-  positive(r.pairRatios[0], 'pair ratio');
+  assert.equal(r.servers.koa.rpsRatio, 1, 'Koa is the baseline');
   positive(r.ratio, 'ratio');
+  assert.equal(r.baselineRatio, null);
 }
 
 test('the stats helpers pick the middle and the nearest rank', () => {

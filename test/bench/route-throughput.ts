@@ -1,22 +1,17 @@
-// Route throughput: requests per second of a trivial plugin route served by a real plughost
-// host, against a bare Koa + @koa/router app answering the same path with the same JSON.
-// The two are loaded alternately (warm-up round each, then A, B, A, B, ...) by the same load
-// generator, and the result is the ratio of the medians, so machine noise hits both sides.
+// Route throughput, measured from outside: a trivial plugin route served by a real plughost
+// host, against bare Koa + @koa/router and bare node:http answering the same path with the same
+// JSON. Each server runs in its own process (server-child.ts) and the load comes from another
+// (the load generator's child, by default), so no side pays for the load generator. After a
+// warm-up round each, the servers are loaded in turn, round after round (A, B, C, A, B, C, …),
+// and every figure is reported beside its ratio to Koa in the same run, since the machine's
+// noise hits all sides alike. CPU time per request is each server's own CPU time (all its
+// threads) over the round, divided by the requests it answered.
 //
-// Load generator placement: both were tried on the 2-core bench machine (10 runs each of
-// 5 x 3 s rounds at 32 connections, interleaved, some on a quiet machine, some while other
-// test suites ran). The load generator is kept IN THIS PROCESS, because that was steadier:
-//   in-process: per-round coefficient of variation, median over runs, plughost 13 %, bare 20 %;
-//               run ratios 0.13-0.31 (CV ~24 %)
-//   child:      plughost 25 %, bare 23 %; run ratios 0.06-0.17 (CV ~33 %)
-// With a child, three busy threads (load generator, the host's event loop, the isolate's
-// thread) share two cores, and a plughost request hops between the last two several times,
-// so scheduler noise hits it hardest. Caveat: in-process, each round also pays autocannon's
-// own per-request cost on the same event loop, which pulls the ratio towards 1 (about 0.2
-// in-process against about 0.1 with a child on a quiet machine): read the ratio as a
-// regression signal, not as the server-only overhead. `--loadgen child` measures that.
+// `baselineRoot` adds a fourth server: plughost built from another checkout (for example the
+// commit before a change, in a `git worktree`), so a change's cost is measured in one run.
+import { fork, type ChildProcess } from 'node:child_process';
 import { startLoadGen, type LoadGen, type LoadGenMode, type LoadResult } from './loadgen.ts';
-import { createClient, installBenchPlugin, routePath, startBareKoa, startBenchHost } from './servers.ts';
+import { createClient, routePath } from './servers.ts';
 import { coefficientOfVariation, median } from './stats.ts';
 
 export interface ThroughputOptions {
@@ -29,7 +24,10 @@ export interface ThroughputOptions {
   /** A fixed number of requests per warm-up round instead of `warmupSec` (smoke test). */
   warmupAmount?: number;
   connections?: number;
+  /** Where autocannon runs: its own child process (default) or the bench's process. Never in a server's. */
   loadgen?: LoadGenMode;
+  /** Another plughost checkout to measure beside this one (`plughost@baseline`). */
+  baselineRoot?: string;
   /** Progress, one line per round (the bench prints it on stderr). */
   onProgress?: (line: string) => void;
 }
@@ -41,7 +39,16 @@ export interface ThroughputSide {
   cv: number;
   latencyP50Ms: number[];
   latencyP99Ms: number[];
+  /** The server's own CPU time per request answered, each round (µs). */
+  cpuUsPerRequest: number[];
+  medianCpuUs: number;
+  /** median rps / Koa's median rps. */
+  rpsRatio: number;
+  /** median CPU per request / Koa's. */
+  cpuRatio: number;
 }
+
+export type ServerName = 'plughost' | 'koa' | 'node-http' | 'plughost@baseline';
 
 export interface ThroughputResult {
   loadgen: LoadGenMode;
@@ -50,22 +57,63 @@ export interface ThroughputResult {
   durationSec: number | null;
   amount: number | null;
   path: string;
-  plughost: ThroughputSide;
-  bare: ThroughputSide;
-  /** median(plughost rps) / median(bare rps). */
+  servers: Partial<Record<ServerName, ThroughputSide>> & Record<'plughost' | 'koa' | 'node-http', ThroughputSide>;
+  /** median(plughost rps) / median(koa rps). */
   ratio: number;
-  /** plughost/bare of each A-B pair of rounds, in order. */
-  pairRatios: number[];
+  /** plughost / plughost@baseline median rps, when a baseline was measured. */
+  baselineRatio: number | null;
 }
 
 const WORKSPACE = 'bench';
 const N = 42;
 
-function side(results: LoadResult[]): ThroughputSide {
-  const rps = results.map((r) => r.rps);
+interface ServerProcess {
+  name: ServerName;
+  url: string;
+  cpuMicros(): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function startServer(name: ServerName, args: string[]): Promise<ServerProcess> {
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  delete env.NODE_OPTIONS;
+  const child: ChildProcess = fork(new URL('./server-child.ts', import.meta.url), args, {
+    execArgv: ['--no-node-snapshot'], env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'json',
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the ${name} server exited (${code}) before it was ready`)));
+    child.on('message', (m: { type?: string; url?: string }) => { if (m.type === 'ready') resolve(m.url!); });
+  });
   return {
-    rps, medianRps: median(rps), cv: coefficientOfVariation(rps),
+    name, url,
+    cpuMicros: () => new Promise((resolve) => {
+      const onMessage = (m: { type?: string; micros?: number }) => {
+        if (m.type !== 'cpu') return;
+        child.off('message', onMessage);
+        resolve(m.micros!);
+      };
+      child.on('message', onMessage);
+      child.send({ type: 'cpu' });
+    }),
+    async close() {
+      if (child.connected) child.disconnect();
+      await exited;
+    },
+  };
+}
+
+function side(results: LoadResult[], cpu: number[], koa?: { medianRps: number; medianCpuUs: number }): ThroughputSide {
+  const rps = results.map((r) => r.rps);
+  const medianRps = median(rps);
+  const medianCpuUs = median(cpu);
+  return {
+    rps, medianRps, cv: coefficientOfVariation(rps),
     latencyP50Ms: results.map((r) => r.latencyP50Ms), latencyP99Ms: results.map((r) => r.latencyP99Ms),
+    cpuUsPerRequest: cpu, medianCpuUs,
+    rpsRatio: koa ? medianRps / koa.medianRps : 1, cpuRatio: koa ? medianCpuUs / koa.medianCpuUs : 1,
   };
 }
 
@@ -83,26 +131,20 @@ export async function measureRouteThroughput(opts: ThroughputOptions = {}): Prom
   const progress = opts.onProgress ?? (() => undefined);
   const path = routePath(WORKSPACE, N);
 
-  const plughost = await startBenchHost();
-  let bare: Awaited<ReturnType<typeof startBareKoa>> | undefined;
+  const specs: Array<[ServerName, string[]]> = [['plughost', ['plughost']], ['koa', ['koa']], ['node-http', ['node-http']]];
+  if (opts.baselineRoot) specs.push(['plughost@baseline', ['plughost', opts.baselineRoot]]);
+  const servers: ServerProcess[] = [];
   let loadgen: LoadGen | undefined;
   try {
-    await installBenchPlugin(plughost.host, WORKSPACE);
-    bare = await startBareKoa();
-    // Both must answer the same bytes before their speed means anything.
+    for (const [name, args] of specs) servers.push(await startServer(name, args));
+    // All must answer the same bytes before their speed means anything.
     const client = createClient();
     try {
-      await client.check(plughost.url + path, N);
-      await client.check(bare.url + path, N);
+      for (const s of servers) await client.check(s.url + path, N);
     } finally {
       client.close();
     }
-    loadgen = await startLoadGen(opts.loadgen ?? 'inprocess');
-
-    const targets = [
-      { name: 'plughost', url: plughost.url + path },
-      { name: 'bare koa', url: bare.url + path },
-    ] as const;
+    loadgen = await startLoadGen(opts.loadgen ?? 'child');
     const job = (url: string, warm: boolean) => ({
       url, connections,
       ...(warm
@@ -110,34 +152,39 @@ export async function measureRouteThroughput(opts: ThroughputOptions = {}): Prom
         : (opts.amount !== undefined ? { amount: opts.amount } : { durationSec })),
     });
 
-    for (const t of targets) {
-      const r = await loadgen.run(job(t.url, true));
-      checkClean(`${t.name} warm-up`, r);
-      progress(`throughput: warm-up ${t.name.padEnd(8)} ${Math.round(r.rps)} rps`);
+    for (const s of servers) {
+      const r = await loadgen.run(job(s.url + path, true));
+      checkClean(`${s.name} warm-up`, r);
+      progress(`throughput: warm-up ${s.name.padEnd(17)} ${Math.round(r.rps)} rps`);
     }
-    const results: [LoadResult[], LoadResult[]] = [[], []];
+    const results = new Map<ServerName, { load: LoadResult[]; cpu: number[] }>(servers.map((s) => [s.name, { load: [], cpu: [] }]));
     for (let i = 1; i <= rounds; i++) {
-      for (const [k, t] of targets.entries()) {
-        const r = await loadgen.run(job(t.url, false));
-        checkClean(`${t.name} round ${i}`, r);
-        results[k]!.push(r);
-        progress(`throughput: round ${i} ${t.name.padEnd(8)} ${Math.round(r.rps)} rps (p50 ${r.latencyP50Ms} ms, p99 ${r.latencyP99Ms} ms)`);
+      for (const s of servers) {
+        const cpu0 = await s.cpuMicros();
+        const r = await loadgen.run(job(s.url + path, false));
+        const cpu = (await s.cpuMicros()) - cpu0;
+        checkClean(`${s.name} round ${i}`, r);
+        const perRequest = cpu / r.requests;
+        results.get(s.name)!.load.push(r);
+        results.get(s.name)!.cpu.push(perRequest);
+        progress(`throughput: round ${i} ${s.name.padEnd(17)} ${Math.round(r.rps)} rps, ${Math.round(perRequest)} µs CPU per request (p50 ${r.latencyP50Ms} ms, p99 ${r.latencyP99Ms} ms)`);
       }
     }
-    const a = side(results[0]);
-    const b = side(results[1]);
+    const koaData = results.get('koa')!;
+    const koa = side(koaData.load, koaData.cpu);
+    const out = {} as ThroughputResult['servers'];
+    for (const [name, data] of results) out[name] = name === 'koa' ? koa : side(data.load, data.cpu, koa);
     return {
       loadgen: loadgen.mode, connections, rounds,
       durationSec: opts.amount !== undefined ? null : durationSec, amount: opts.amount ?? null,
       path: '/workspaces/:ws/:ns/:route?n=42',
-      plughost: a, bare: b,
-      ratio: a.medianRps / b.medianRps,
-      pairRatios: a.rps.map((rps, i) => rps / b.rps[i]!),
+      servers: out,
+      ratio: out.plughost.rpsRatio,
+      baselineRatio: out['plughost@baseline'] ? out.plughost.medianRps / out['plughost@baseline'].medianRps : null,
     };
   } finally {
     await loadgen?.close();
-    await bare?.close();
-    await plughost.close();
+    for (const s of servers) await s.close();
   }
 }
 

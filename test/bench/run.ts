@@ -1,15 +1,21 @@
-// `npm run bench`: runs the route-throughput and cold-start benchmarks and prints a short
-// table (or, with --json, one JSON object on stdout). Progress goes to stderr. Goals are
-// reported, never enforced: the bench exits 0 whatever the numbers (see README.md).
+// `npm run bench`: runs the route-throughput, cold-start and scheduler benchmarks (the hostile
+// one with `--only hostile`) and
+// prints a short table (or, with --json, one JSON object on stdout). Progress goes to stderr.
+// Goals are reported, never enforced: the bench exits 0 whatever the numbers (see README.md).
 //
-//   node --no-node-snapshot test/bench/run.ts [--json] [--only throughput|cold|scheduler]
-//     [--rounds 5] [--duration 3] [--warmup 2] [--connections 32] [--loadgen inprocess|child]
-//     [--installs 200]
+//   node --no-node-snapshot test/bench/run.ts [--json] [--only throughput|cold|scheduler|hostile]
+//     [--rounds 5] [--duration 3] [--warmup 2] [--connections 32] [--loadgen child|inprocess]
+//     [--baseline <another plughost checkout>]
+//     [--installs 200] [--isolate-memory-mb 2048] [--attacks timers,logs,ops,outbound,bodies,memory,storage]
+//
+// --rounds, --warmup and --connections default to 3, 1 and 4 for the hostile bench (shorter
+// rounds, a light neighbour load: see README.md); given, they apply to every bench.
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { measureColdStart, type ColdStartResult } from './cold-start.ts';
 import type { LoadGenMode } from './loadgen.ts';
 import { measureRouteThroughput, type ThroughputResult } from './route-throughput.ts';
+import { formatHostile, measureHostile, type HostileResult } from './hostile.ts';
 import { formatScheduler, measureScheduler, type SchedulerBenchResult } from './scheduler.ts';
 
 export const GOALS = { minThroughputRatio: 0.5, maxColdP50Ms: 5 };
@@ -18,12 +24,15 @@ const { values } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
     only: { type: 'string' },
-    rounds: { type: 'string', default: '5' },
+    rounds: { type: 'string' },
     duration: { type: 'string', default: '3' },
-    warmup: { type: 'string', default: '2' },
-    connections: { type: 'string', default: '32' },
-    loadgen: { type: 'string', default: 'inprocess' },
+    warmup: { type: 'string' },
+    connections: { type: 'string' },
+    loadgen: { type: 'string', default: 'child' },
+    baseline: { type: 'string' },
     installs: { type: 'string', default: '200' },
+    'isolate-memory-mb': { type: 'string', default: '2048' },
+    attacks: { type: 'string' },
   },
 });
 
@@ -33,7 +42,7 @@ const positive = (name: string, raw: string | undefined): number => {
   return n;
 };
 if (values.loadgen !== 'child' && values.loadgen !== 'inprocess') throw new Error('--loadgen must be child or inprocess');
-if (values.only !== undefined && !['throughput', 'cold', 'scheduler'].includes(values.only)) throw new Error('--only must be throughput, cold or scheduler');
+if (values.only !== undefined && !['throughput', 'cold', 'scheduler', 'hostile'].includes(values.only)) throw new Error('--only must be throughput, cold, scheduler or hostile');
 
 const progress = (line: string) => process.stderr.write(line + '\n');
 const environment = { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', platform: `${os.platform()} ${os.arch()}` };
@@ -42,9 +51,10 @@ let throughput: ThroughputResult | undefined;
 let cold: ColdStartResult | undefined;
 if (values.only === undefined || values.only === 'throughput') {
   throughput = await measureRouteThroughput({
-    rounds: Math.round(positive('rounds', values.rounds)), durationSec: positive('duration', values.duration),
-    warmupSec: positive('warmup', values.warmup), connections: Math.round(positive('connections', values.connections)),
+    rounds: Math.round(positive('rounds', values.rounds ?? '5')), durationSec: positive('duration', values.duration),
+    warmupSec: positive('warmup', values.warmup ?? '2'), connections: Math.round(positive('connections', values.connections ?? '32')),
     loadgen: values.loadgen as LoadGenMode, onProgress: progress,
+    ...(values.baseline ? { baselineRoot: values.baseline } : {}),
   });
 }
 if (values.only === undefined || values.only === 'cold') {
@@ -54,14 +64,27 @@ if (values.only === undefined || values.only === 'cold') {
 let scheduler: SchedulerBenchResult | undefined;
 if (values.only === undefined || values.only === 'scheduler') scheduler = await measureScheduler({ onProgress: progress });
 
+let hostile: HostileResult | undefined;
+// The hostile bench takes minutes: it runs when asked for (`--only hostile`).
+if (values.only === 'hostile') {
+  hostile = await measureHostile({
+    rounds: Math.round(positive('rounds', values.rounds ?? '3')), durationSec: positive('duration', values.duration),
+    warmupSec: positive('warmup', values.warmup ?? '1'), connections: Math.round(positive('connections', values.connections ?? '4')),
+    isolateMemoryMb: Math.round(positive('isolate-memory-mb', values['isolate-memory-mb'])),
+    ...(values.attacks ? { attacks: values.attacks.split(',').map((s) => s.trim()) } : {}),
+    onProgress: progress,
+  });
+}
+
 const goals = {
   throughputRatio: throughput ? { goal: `>= ${GOALS.minThroughputRatio}`, value: throughput.ratio, met: throughput.ratio >= GOALS.minThroughputRatio } : null,
   coldP50Ms: cold ? { goal: `< ${GOALS.maxColdP50Ms} ms`, value: cold.cold.p50Ms, met: cold.cold.p50Ms < GOALS.maxColdP50Ms } : null,
+  hostile: hostile ? { goal: `neighbour p99 and mean under attack <= ${hostile.goals.maxP99Ratio}x alone, RSS <= ${hostile.isolateMemoryMb} MiB`, attacksMet: hostile.goals.met, attacks: hostile.goals.of, met: hostile.goals.met === hostile.goals.of } : null,
 };
 
 if (values.json) {
   const coldOut = cold ? (({ samples: _samples, ...rest }) => rest)(cold) : null;
-  console.log(JSON.stringify({ environment, throughput: throughput ?? null, coldStart: coldOut, scheduler: scheduler ?? null, goals }, null, 2));
+  console.log(JSON.stringify({ environment, throughput: throughput ?? null, coldStart: coldOut, scheduler: scheduler ?? null, hostile: hostile ?? null, goals }, null, 2));
 } else {
   const f0 = (n: number) => Math.round(n).toLocaleString('en-US');
   const f2 = (n: number) => n.toFixed(2);
@@ -69,13 +92,13 @@ if (values.json) {
   out.push(`plughost bench — node ${environment.node}, ${environment.cpus} cpus (${environment.cpuModel})`);
   if (throughput) {
     const t = throughput;
-    out.push('', `route throughput: GET ${t.path}, ${t.connections} connections, ${t.durationSec ?? '-'} s rounds, load generator: ${t.loadgen}`);
-    out.push(`  ${'round'.padEnd(8)}${'plughost rps'.padStart(14)}${'bare koa rps'.padStart(14)}${'ratio'.padStart(8)}`);
-    t.plughost.rps.forEach((rps, i) => {
-      out.push(`  ${String(i + 1).padEnd(8)}${f0(rps).padStart(14)}${f0(t.bare.rps[i]!).padStart(14)}${f2(t.pairRatios[i]!).padStart(8)}`);
-    });
-    out.push(`  ${'median'.padEnd(8)}${f0(t.plughost.medianRps).padStart(14)}${f0(t.bare.medianRps).padStart(14)}${f2(t.ratio).padStart(8)}`);
-    out.push(`  ${'cv'.padEnd(8)}${(f2(t.plughost.cv * 100) + '%').padStart(14)}${(f2(t.bare.cv * 100) + '%').padStart(14)}`);
+    out.push('', `route throughput: GET ${t.path}, each server in its own process, ${t.connections} connections, ${t.rounds} x ${t.durationSec ?? '-'} s rounds, load generator: ${t.loadgen}`);
+    out.push(`  ${'server'.padEnd(19)}${'median rps'.padStart(12)}${'x koa'.padStart(8)}${'CPU µs/req'.padStart(12)}${'x koa'.padStart(8)}${'p50 ms'.padStart(8)}${'p99 ms'.padStart(8)}${'cv'.padStart(8)}`);
+    for (const [name, side] of Object.entries(t.servers)) {
+      out.push(`  ${name.padEnd(19)}${f0(side.medianRps).padStart(12)}${f2(side.rpsRatio).padStart(8)}${f0(side.medianCpuUs).padStart(12)}${f2(side.cpuRatio).padStart(8)}`
+        + `${String(Math.max(...side.latencyP50Ms)).padStart(8)}${String(Math.max(...side.latencyP99Ms)).padStart(8)}${(f2(side.cv * 100) + '%').padStart(8)}`);
+    }
+    if (t.baselineRatio !== null) out.push(`  plughost / plughost@baseline median rps: ${f2(t.baselineRatio)}`);
   }
   if (cold) {
     const c = cold;
@@ -87,8 +110,10 @@ if (values.json) {
     out.push(`  ${'cold / warm'.padEnd(18)}${(f2(c.ratioP50) + 'x').padStart(10)}${(f2(c.ratioP99) + 'x').padStart(10)}`);
   }
   out.push('', 'goals');
-  if (goals.throughputRatio) out.push(`  throughput ratio plughost/bare ${goals.throughputRatio.goal}: ${f2(goals.throughputRatio.value)} — ${goals.throughputRatio.met ? 'met' : 'NOT met'}`);
+  if (goals.throughputRatio) out.push(`  throughput ratio plughost/koa ${goals.throughputRatio.goal}: ${f2(goals.throughputRatio.value)} — ${goals.throughputRatio.met ? 'met' : 'NOT met'}`);
   if (goals.coldP50Ms) out.push(`  cold request p50 ${goals.coldP50Ms.goal}: ${f2(goals.coldP50Ms.value)} ms — ${goals.coldP50Ms.met ? 'met' : 'NOT met'}`);
+  if (goals.hostile) out.push(`  hostile: ${goals.hostile.goal}: met for ${goals.hostile.attacksMet} of ${goals.hostile.attacks} attacks — ${goals.hostile.met ? 'met' : 'NOT met'}`);
   if (scheduler) out.push('', formatScheduler(scheduler));
+  if (hostile) out.push('', formatHostile(hostile));
   console.log(out.join('\n'));
 }
