@@ -125,6 +125,33 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       drop(id, p);
     }
   };
+  // Calls waiting for room under the budget, oldest first: each isolate that goes idle (or
+  // away) wakes the oldest, which evicts it if it must. So isolates kept busy back to back
+  // cannot lock the others out: they take turns, each wait bounded by the caller's time limit.
+  const waiting: Array<() => void> = [];
+  const wakeWaiter = () => waiting.shift()?.();
+  const waitForRoom = (plugin: SandboxPlugin, memoryMb: number, refusal: PlughostError, timeoutMs: number): Promise<void> => {
+    const until = Date.now() + timeoutMs;
+    const attempt = (): Promise<void> => new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const at = waiting.indexOf(wake);
+        if (at >= 0) waiting.splice(at, 1);
+        reject(new PlughostError('PLUGIN_LIMIT', `${refusal.message} (waited ${timeoutMs} ms, the call's time limit)`, { details: refusal.details }));
+      }, Math.max(0, until - Date.now()));
+      const wake = () => {
+        clearTimeout(timer);
+        try {
+          makeRoom(plugin, memoryMb);
+          resolve();
+        } catch (err) {
+          if (!isLimit(err) || Date.now() >= until) reject(err);
+          else resolve(attempt());
+        }
+      };
+      waiting.push(wake);
+    });
+    return attempt();
+  };
   /** Past maxIsolates, idle warm isolates go, least recently used first (busy ones wait until idle). */
   const trim = () => {
     for (const [id, p] of warm) {
@@ -143,6 +170,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     else {
       busy.delete(installationId);
       if (warm.size > options.maxIsolates) trim();
+      wakeWaiter();
     }
   };
   /** The refusal for an installation already at its share of invocations, if it is. */
@@ -182,7 +210,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     return prepareIsolate(memoryMb, guestLimits);
   };
 
-  const isolateFor = (plugin: SandboxPlugin): Promise<PluginIsolate> => {
+  const isolateFor = (plugin: SandboxPlugin, timeoutMs = plugin.manifest.limits.timeoutMs): Promise<PluginIsolate> => {
     const existing = warm.get(plugin.installationId);
     if (existing) {
       warm.delete(plugin.installationId);
@@ -191,11 +219,17 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
         if (!iso.disposed && iso.plugin.revision === plugin.revision) return iso;
         if (warm.get(plugin.installationId) === existing) warm.delete(plugin.installationId);
         if (!iso.disposed) iso.dispose();
-        return isolateFor(plugin);
+        return isolateFor(plugin, timeoutMs);
       });
     }
     const memoryMb = plugin.manifest.limits.memoryMb;
-    makeRoom(plugin, memoryMb);
+    try {
+      makeRoom(plugin, memoryMb);
+    } catch (err) {
+      // Busy isolates hold the budget: wait for one to go idle, as long as the call may take.
+      if (!isLimit(err) || memoryMb > budgetMb || timeoutMs <= 0) throw err;
+      return waitForRoom(plugin, memoryMb, err, timeoutMs).then(() => isolateFor(plugin, timeoutMs));
+    }
     const created = take(memoryMb).then((prepared) =>
       createPluginIsolate({
         plugin, prepared, ops: options.ops, maxResultBytes: options.maxResultBytes, maxLogBytes: options.maxLogBytes, maxPendingOps: options.limits.pendingOps, maxGuestMessages: options.limits.guestMessages,
@@ -205,6 +239,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
           if (warm.get(plugin.installationId) === created) warm.delete(plugin.installationId);
           if (ready.get(plugin.installationId)?.plugin === plugin) ready.delete(plugin.installationId);
           if (reason !== 'closed') options.onFatal?.(plugin, reason);
+          wakeWaiter();
           refill();
         },
       }),
@@ -234,12 +269,13 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
           warm.delete(plugin.installationId);
           warm.set(plugin.installationId, p); // most recently used last
         }
-        let iso = fresh ? hot : await isolateFor(plugin);
+        const timeoutMs = request.timeoutMs ?? plugin.manifest.limits.timeoutMs;
+        let iso = fresh ? hot : await isolateFor(plugin, timeoutMs);
         // Another run may have killed this isolate since it was handed out: take a fresh one.
-        if (iso.disposed) iso = await isolateFor(plugin);
+        if (iso.disposed) iso = await isolateFor(plugin, timeoutMs);
         const outcome = await iso.invoke(request);
         if (!outcome.retryable || closed) return outcome;
-        return await (await isolateFor(plugin)).invoke(request);
+        return await (await isolateFor(plugin, timeoutMs)).invoke(request);
       } catch (err) {
         if (isLimit(err)) return refused(err); // no room for its isolate
         throw err;
@@ -250,7 +286,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     async warm(plugin) {
       enter(plugin.installationId);
       try {
-        const iso = await isolateFor(plugin);
+        const iso = await isolateFor(plugin, 0); // a preload never waits for room
         // A load error is not this caller's to report: the first real call records it as a run.
         return await iso.preload().catch(() => undefined);
       } catch (err) {
@@ -268,8 +304,8 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       const sink = typeof log === 'function' ? { append: log } : log;
       enter(plugin.installationId);
       try {
-        let iso = await isolateFor(plugin);
-        if (iso.disposed) iso = await isolateFor(plugin);
+        let iso = await isolateFor(plugin, deadline - Date.now());
+        if (iso.disposed) iso = await isolateFor(plugin, deadline - Date.now());
         return await iso.callService(request, deadline, sink, reentrant);
       } catch (err) {
         if (isLimit(err)) return { ok: false, error: { code: err.code, message: err.message } };
@@ -287,6 +323,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       warm.delete(installationId);
       ready.delete(installationId);
       void existing.then((iso) => iso.dispose(), () => undefined);
+      wakeWaiter();
       refill(); // its share of the budget may go to a spare again
     },
     stats: () => ({ warm: warm.size, spare: spares.length, memoryMb: usedMb(), memoryBudgetMb: budgetMb, evictions, inFlight }),

@@ -3,8 +3,10 @@
 // served one after another by evicting idle isolates (least recently used first), so the host
 // stays under the budget; an install or upgrade whose memoryMb can never fit is refused with
 // PLUGIN_LIMIT and nothing is written; while busy isolates hold the budget, a call that needs
-// a new isolate is refused with PLUGIN_LIMIT (a failed run), evicting nothing, so is an install
-// (try again later), and a neighbour in another workspace is still served.
+// a new isolate waits for one to go idle, up to its time limit, then is refused with
+// PLUGIN_LIMIT (a failed run), evicting nothing; an install then is refused (try again later);
+// a call still waiting when a busy isolate goes idle gets its room; a neighbour in another
+// workspace is served throughout.
 import assert from 'node:assert/strict';
 import type http from 'node:http';
 import { after, before, test } from 'node:test';
@@ -16,7 +18,8 @@ const BUDGET = 240; // MiB: two hogs and the neighbour fill it exactly
 const HOG_MB = 88;
 const SPARE_MB = 64; // the sandbox's default memoryMb: the neighbour's, and each spare's
 const PROMPT_MS = 1000;
-const HOGS = ['hog1', 'hog2', 'hog3'];
+const HOGS = ['hog1', 'hog2', 'hog3', 'hog5'];
+const SHORT_MS = 600; // hog3's time limit: how long it may wait for room
 let h: TestHost;
 let hold: StubServer; // answers nothing until the test lets go
 const held: http.ServerResponse[] = [];
@@ -36,8 +39,8 @@ exports.run = function (e) {
 };
 `;
 
-const manifest = (name: string, memoryMb: number, version = '1.0.0') => ({
-  name, version, namespace: name, services: [{ route: 'go', main: 'go.js', access: 'public' }], permissions: { hosts: ['hold.test'] }, limits: { timeoutMs: 10_000, memoryMb },
+const manifest = (name: string, memoryMb: number, version = '1.0.0', timeoutMs = name === 'hog3' ? SHORT_MS : 10_000) => ({
+  name, version, namespace: name, services: [{ route: 'go', main: 'go.js', access: 'public' }], permissions: { hosts: ['hold.test'] }, limits: { timeoutMs, memoryMb },
 });
 
 const assertUnderBudget = (when: string) => {
@@ -152,7 +155,7 @@ test('an install or upgrade whose memoryMb can never fit the budget is refused w
   assertUnderBudget('after the refusals');
 });
 
-test('while busy isolates hold the budget, a call needing a new isolate gets PLUGIN_LIMIT and evicts nothing; the neighbour is served', async () => {
+test('while busy isolates hold the budget, a call needing a new isolate waits its time limit, then gets PLUGIN_LIMIT, evicting nothing; one still waiting gets the room a busy isolate frees; the neighbour is served', async () => {
   // hog1 and hog2 busy (176 MiB); the neighbour takes the rest (64 MiB).
   const busy = ['hog1', 'hog2'].map((name) => get(`/workspaces/attacker/${name}/go?hold=${name}`));
   await hold.waitForRequests(hold.requests.length + 2);
@@ -164,8 +167,8 @@ test('while busy isolates hold the budget, a call needing a new isolate gets PLU
   const res = await get('/workspaces/attacker/hog3/go');
   assert.equal(res.status, 429, JSON.stringify(res.body));
   assert.equal(res.body.error.code, 'PLUGIN_LIMIT');
-  assert.match(res.body.error.message, /no room for the hog3 plugin's isolate \(88 MiB\): isolates busy with runs hold 176 MiB of the host's 240 MiB isolate memory budget \(limits\.isolateMemoryMb\); try again later/);
-  assert.ok(res.ms < PROMPT_MS, `the refusal took ${Math.round(res.ms)} ms`);
+  assert.match(res.body.error.message, /no room for the hog3 plugin's isolate \(88 MiB\): isolates busy with runs hold 176 MiB of the host's 240 MiB isolate memory budget \(limits\.isolateMemoryMb\); try again later \(waited 600 ms, the call's time limit\)/);
+  assert.ok(res.ms >= SHORT_MS - 50 && res.ms < SHORT_MS + PROMPT_MS, `the refusal came after ${Math.round(res.ms)} ms`);
   await h.host.runs.whenDone(res.runId!);
   await h.host.recorder.flush();
   const run = await h.api('GET', `/api/v1/workspaces/attacker/runs/${res.runId}`);
@@ -188,8 +191,15 @@ test('while busy isolates hold the budget, a call needing a new isolate gets PLU
   await neighbourServed();
   assert.equal(h.host.sandbox.stats().evictions, before.evictions);
 
+  // hog5 may wait 10 s: it is still waiting when the hogs are let go, and gets its room then.
+  const waiter = get('/workspaces/attacker/hog5/go');
+  await neighbourServed();
   letGo();
   for (const r of await Promise.all(busy)) assert.equal(r.status, 200, JSON.stringify(r.body));
+  const served = await waiter;
+  assert.equal(served.status, 200, JSON.stringify(served.body));
+  assert.ok(h.host.sandbox.stats().evictions > before.evictions, 'an idle hog made way for it');
+  assertUnderBudget('after the waiter was served');
   // The hogs idle again: hog3 gets its isolate by evicting one of them.
   const again = await get('/workspaces/attacker/hog3/go');
   assert.equal(again.status, 200, JSON.stringify(again.body));
