@@ -7,7 +7,7 @@ import { isPlughostError, PlughostError } from '../errors.ts';
 import { defaults } from '../options.ts';
 import type { ChannelHandler, PreparedIsolate } from './prepared-isolate.ts';
 import { RunLog, type LogLevel } from './run-log.ts';
-import type { InvocationKind, InvocationOutcome, InvokeRequest, LoadInfo, Ops, RouteResponse, SandboxPlugin, ServiceHandler, ServiceRequest, ServiceResult } from './types.ts';
+import { WithBody, type InvocationKind, type InvocationOutcome, type InvokeRequest, type LoadInfo, type Ops, type RouteResponse, type SandboxPlugin, type ServiceHandler, type ServiceRequest, type ServiceResult } from './types.ts';
 
 export interface PluginIsolateOptions {
   plugin: SandboxPlugin;
@@ -182,8 +182,10 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
   };
 
   const deliver = (opId: number, inv: Invocation | undefined, ok: boolean, payload: unknown) => {
-    const json = payload === undefined ? undefined : JSON.stringify(payload);
-    return enter(inv, (timeout) => prepared.deliver.apply(undefined, [opId, ok, json], { timeout, arguments: { copy: true } }));
+    const args = payload instanceof WithBody
+      ? [opId, ok, JSON.stringify(payload.value), payload.key, payload.body]
+      : [opId, ok, payload === undefined ? undefined : JSON.stringify(payload)];
+    return enter(inv, (timeout) => prepared.deliver.apply(undefined, args as [number, boolean, string], { timeout, arguments: { copy: true } }));
   };
 
   /** The run's log notes the first refusal by each budget; the plugin sees every one. */

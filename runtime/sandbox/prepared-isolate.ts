@@ -13,7 +13,7 @@ export interface PreparedIsolate {
   readonly isolate: ivm.Isolate;
   readonly context: ivm.Context;
   readonly dispatch: ivm.Reference<(id: number, kind: string, payloadJson: string, clockOffset?: number, endedIds?: string) => void>;
-  readonly deliver: ivm.Reference<(opId: number, ok: boolean, payloadJson?: string) => void>;
+  readonly deliver: ivm.Reference<(opId: number, ok: boolean, payloadJson?: string, bodyKey?: string, body?: string) => void>;
   /**
    * Runs the due timers of one invocation (the host's one wake-up per isolate). Like dispatch,
    * it first drops what the invocations in `endedIds` (a JSON array) left in the guest.

@@ -32,6 +32,20 @@ export interface OpCall {
 }
 
 export type OpHandler = (call: OpCall) => Promise<unknown>;
+/**
+ * An op result with a body (the `http` op's): `value` goes to the guest as JSON and `body`, a
+ * string, beside it as `value[key]`, copied as it is instead of escaped into JSON and parsed.
+ */
+export class WithBody {
+  readonly value: Record<string, unknown>;
+  readonly key: string;
+  readonly body: string;
+  constructor(value: Record<string, unknown>, key: string, body: string) {
+    this.value = value;
+    this.key = key;
+    this.body = body;
+  }
+}
 export type Ops = Record<string, OpHandler>;
 
 export interface InvokeRequest {

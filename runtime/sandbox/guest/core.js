@@ -126,8 +126,8 @@ function hostCall(op, args) {
   });
 }
 
-/** Host → guest: the outcome of an op. Errors arrive as `{code, message, status?, data?}`. */
-function deliver(opId, ok, payloadJson) {
+/** Host → guest: the outcome of an op (a body beside it, as `bodyKey`). Errors arrive as `{code, message, status?, data?}`. */
+function deliver(opId, ok, payloadJson, bodyKey, body) {
   const pending = pendingOps.get(opId);
   if (!pending) return;
   pendingOps.delete(opId);
@@ -138,6 +138,7 @@ function deliver(opId, ok, payloadJson) {
     r.opBytes -= pending.bytes;
   }
   const payload = payloadJson === undefined ? undefined : jsonParse(payloadJson);
+  if (bodyKey !== undefined) payload[bodyKey] = body; // a body comes beside the JSON, as it is
   if (ok) pending.resolve(payload);
   else pending.reject(payload);
 }

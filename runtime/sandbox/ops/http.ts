@@ -7,7 +7,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { EgressClient } from '../../egress/index.ts';
 import { PlughostError } from '../../errors.ts';
-import type { Ops } from '../types.ts';
+import { WithBody, type Ops } from '../types.ts';
 
 export interface OutboundBudgets { outboundPerInstallation: number; outboundHostWide: number }
 
@@ -52,8 +52,6 @@ async function request(egress: EgressClient, { args, plugin, signal, deadline }:
   // A view of the body, not a copy: a large response is held once, plus the text sent to the plugin.
   const bytes = Buffer.from(response.body.buffer, response.body.byteOffset, response.body.byteLength);
   const textual = TEXTUAL.test(type) || (type === '' && isUtf8(bytes));
-  return {
-    status: response.status, statusText: response.statusText, headers: response.headers, url: response.url,
-    redirected: response.redirected, ...(textual ? { text: bytes.toString('utf8') } : { base64: bytes.toString('base64') }),
-  };
+  const meta = { status: response.status, statusText: response.statusText, headers: response.headers, url: response.url, redirected: response.redirected };
+  return textual ? new WithBody(meta, 'text', bytes.toString('utf8')) : new WithBody(meta, 'base64', bytes.toString('base64'));
 }
