@@ -28,6 +28,8 @@ export interface EgressResponse {
   /** The URL of the last hop as the plugin sees it (the original host, even when mapped). */
   url: string;
   redirected: boolean;
+  /** With `keepBody`: gives the body's bytes back to the budgets (once; later calls do nothing). */
+  release?: () => void;
 }
 export interface EgressLimits { maxResponseBytes: number; timeoutMs: number; maxRedirects: number; maxRequestBytes: number }
 export interface EgressCallOptions {
@@ -42,6 +44,11 @@ export interface EgressCallOptions {
   redirect?: 'follow' | 'manual' | 'error';
   /** Overrides limits.timeoutMs for this call: the whole call, all hops and the body included. */
   timeoutMs?: number;
+  /**
+   * The caller holds the response body after the call (a plugin's, until it is delivered into
+   * the isolate): its bytes stay counted until the caller calls the response's `release`.
+   */
+  keepBody?: boolean;
 }
 export interface EgressClient {
   request(req: EgressRequest, options: EgressCallOptions): Promise<EgressResponse>;
@@ -159,12 +166,16 @@ export function createEgressClient(options: { policy: EgressPolicy; limits?: Par
       controller.signal.addEventListener('abort', () => hold.release(), { once: true });
       const timer = setTimeout(() => controller.abort(new TimeoutReason(`timed out after ${timeoutMs} ms`)), timeoutMs);
       const stopWaiting = call.signal ? onAbort(call.signal, () => controller.abort(call.signal!.reason)) : undefined;
+      let kept = false;
       try {
-        return await run(req, body, call, controller.signal, hold);
+        const response = await run(req, body, call, controller.signal, hold);
+        if (!call.keepBody) return response;
+        kept = true;
+        return { ...response, release: () => hold.release() };
       } catch (err) {
         throw classify(err, controller.signal, req.url, timeoutMs);
       } finally {
-        hold.release();
+        if (!kept) hold.release();
         clearTimeout(timer);
         stopWaiting?.();
       }

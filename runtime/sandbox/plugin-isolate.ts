@@ -115,6 +115,8 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
   // The one wake-up this isolate's timers have on the host: for the earliest, of invocation `wakeFor`.
   let wake: NodeJS.Timeout | undefined;
   let wakeFor = 0;
+  // Messages for runs that are over, since the last dispatch: bounded like a run's.
+  let orphans = 0;
   let disposed = false;
   let loaded: Promise<LoadInfo> | undefined;
   let isLoaded = false; // loaded and settled well: calls skip the await on `loaded`
@@ -212,10 +214,11 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
     }
     inv.pendingOps.add(opId);
     inv.pendingOpBytes += argsJson.length;
+    let value: unknown;
     try {
       if (!handler) throw Object.assign(new Error(`unknown host operation ${op}`), { status: 400 });
       const args = JSON.parse(argsJson) as Record<string, unknown>;
-      const value = await handler({
+      value = await handler({
         args, plugin, signal: (inv.controller ??= new AbortController()).signal, deadline: inv.deadline,
         log: (level, text) => inv.log.append(level, text),
       });
@@ -223,6 +226,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
     } catch (err) {
       if (invocations.has(inv.id)) await deliver(opId, inv, false, opError(err));
     } finally {
+      if (value instanceof WithBody) value.release(); // delivered, or never will be
       inv.pendingOps.delete(opId);
       inv.pendingOpBytes -= argsJson.length;
       checkQuiet(inv);
@@ -244,6 +248,8 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
    */
   const onMessage: ChannelHandler = (type, id, a, b, c) => {
     const inv = invocations.get(id);
+    // The glue keeps each run within maxMessages; far past it, the glue itself is subverted.
+    if (inv === undefined ? ++orphans > maxMessages : ++inv.messages > 2 * maxMessages + 64) return dispose('message flood');
     if (type === 'wake') {
       clearTimeout(wake);
       wakeFor = id;
@@ -258,14 +264,14 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
     inv.started = true;
     if (type === 'log') {
       const text = typeof b === 'string' ? b : '';
-      if (++inv.messages > maxMessages || text.length > options.maxLogBytes) {
+      if (inv.messages > maxMessages || text.length > options.maxLogBytes) {
         if (inv.log.dropped) inv.log.dropped(1, text.length);
         return;
       }
       inv.log.append((LEVELS.has(a as string) ? a : 'log') as LogLevel, text);
     } else if (type === 'op') {
       const opId = Number(a);
-      if (++inv.messages > maxMessages) void refuseOp(inv, opId, 'guestMessages');
+      if (inv.messages > maxMessages) void refuseOp(inv, opId, 'guestMessages');
       else void runOp(inv, opId, String(b), typeof c === 'string' ? c : '{}');
     } else if (type === 'timers') {
       inv.timers = a === 1;
@@ -308,7 +314,8 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
         return;
       }
       inv.settled = msg.ok ? { ok: true, value: msg.value } : { ok: false, error: msg.error };
-      if (inv.kind !== 'route') checkQuiet(inv);
+      // Over once the entry returns, if quiet: work started later in the same entry still counts.
+      if (inv.kind !== 'route') quietAfterEntry.add(inv);
       else if (!msg.ok && inv.response) inv.log.append('error', `the plugin failed after responding: ${pluginError(msg.error, inv.kind).message}`);
       else if (!msg.ok) inv.finish({ status: 'failed', error: pluginError(msg.error, inv.kind) });
     }
@@ -371,6 +378,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
     };
     invocations.set(id, inv);
     const json = JSON.stringify(payload);
+    orphans = 0;
     void enter(inv, async (timeout) => {
       await prepared.dispatch.apply(undefined, [id, kind, json, clockOffset(), takeEnded()], { timeout, arguments: { copy: true } });
       inv.started = true;

@@ -126,32 +126,42 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     }
   };
   // Calls waiting for room under the budget, oldest first: each isolate that goes idle (or
-  // away) wakes the oldest, which evicts it if it must. So isolates kept busy back to back
+  // away) wakes the oldest that now fits, which evicts it if it must. So isolates kept busy back to back
   // cannot lock the others out: they take turns, each wait bounded by the caller's time limit.
-  const waiting: Array<() => void> = [];
-  const wakeWaiter = () => waiting.shift()?.();
-  const waitForRoom = (plugin: SandboxPlugin, memoryMb: number, refusal: PlughostError, timeoutMs: number): Promise<void> => {
-    const until = Date.now() + timeoutMs;
-    const attempt = (): Promise<void> => new Promise<void>((resolve, reject) => {
+  const waiting: Array<() => boolean> = [];
+  /** Wakes the oldest waiter that now fits; those that still do not fit keep their place. */
+  const wakeWaiter = () => {
+    if (closed) return;
+    for (let i = 0; i < waiting.length; i++) {
+      if (waiting[i]!()) {
+        waiting.splice(i, 1);
+        return;
+      }
+    }
+  };
+  const waitForRoom = (plugin: SandboxPlugin, memoryMb: number, refusal: PlughostError, timeoutMs: number): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         const at = waiting.indexOf(wake);
         if (at >= 0) waiting.splice(at, 1);
         reject(new PlughostError('PLUGIN_LIMIT', `${refusal.message} (waited ${timeoutMs} ms, the call's time limit)`, { details: refusal.details }));
-      }, Math.max(0, until - Date.now()));
-      const wake = () => {
-        clearTimeout(timer);
+      }, timeoutMs);
+      /** True (and done) when the room is made now; false to keep waiting. */
+      const wake = (): boolean => {
         try {
           makeRoom(plugin, memoryMb);
-          resolve();
         } catch (err) {
-          if (!isLimit(err) || Date.now() >= until) reject(err);
-          else resolve(attempt());
+          if (isLimit(err)) return false;
+          clearTimeout(timer);
+          reject(err);
+          return true;
         }
+        clearTimeout(timer);
+        resolve();
+        return true;
       };
       waiting.push(wake);
     });
-    return attempt();
-  };
   /** Past maxIsolates, idle warm isolates go, least recently used first (busy ones wait until idle). */
   const trim = () => {
     for (const [id, p] of warm) {
@@ -211,6 +221,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   };
 
   const isolateFor = (plugin: SandboxPlugin, timeoutMs = plugin.manifest.limits.timeoutMs): Promise<PluginIsolate> => {
+    if (closed) return Promise.reject(new Error('the sandbox is closed'));
     const existing = warm.get(plugin.installationId);
     if (existing) {
       warm.delete(plugin.installationId);
@@ -228,11 +239,12 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     } catch (err) {
       // Busy isolates hold the budget: wait for one to go idle, as long as the call may take.
       if (!isLimit(err) || memoryMb > budgetMb || timeoutMs <= 0) throw err;
-      return waitForRoom(plugin, memoryMb, err, timeoutMs).then(() => isolateFor(plugin, timeoutMs));
+      const until = Date.now() + timeoutMs;
+      return waitForRoom(plugin, memoryMb, err, timeoutMs).then(() => isolateFor(plugin, Math.max(0, until - Date.now())));
     }
     const created = take(memoryMb).then((prepared) =>
       createPluginIsolate({
-        plugin, prepared, ops: options.ops, maxResultBytes: options.maxResultBytes, maxLogBytes: options.maxLogBytes, maxPendingOps: options.limits.pendingOps, maxGuestMessages: options.limits.guestMessages,
+        plugin, prepared, ops: options.ops, maxResultBytes: options.maxResultBytes, maxLogBytes: options.maxLogBytes, maxPendingOps: options.limits.pendingOps, maxPendingOpBytes: options.limits.pendingOpBytes, maxGuestMessages: options.limits.guestMessages,
         ...(options.services ? { services: options.services } : {}),
         ...(options.now ? { now: options.now } : {}),
         onFatal: (reason) => {

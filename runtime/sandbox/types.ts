@@ -40,10 +40,13 @@ export class WithBody {
   readonly value: Record<string, unknown>;
   readonly key: string;
   readonly body: string;
-  constructor(value: Record<string, unknown>, key: string, body: string) {
+  /** Called once the body is delivered, or will never be: the bytes it held go back to their budget. */
+  readonly release: () => void;
+  constructor(value: Record<string, unknown>, key: string, body: string, release: () => void = () => undefined) {
     this.value = value;
     this.key = key;
     this.body = body;
+    this.release = release;
   }
 }
 export type Ops = Record<string, OpHandler>;

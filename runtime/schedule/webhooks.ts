@@ -178,6 +178,9 @@ export function createWebhooks(deps: { store: Store; secrets: Secrets; now: () =
       const recurrence = webhookRecurrence(spec);
       const updated: Schedule = {
         ...s, spec: spec as never, recurrence, active: input.isActive ?? s.active,
+        // A webhook pointed elsewhere gets a new secret: whoever saw the old one (the plugin it
+        // called receives it as X-Zengine-Webhook-Key) cannot sign for the new target.
+        ...(checked !== undefined && checked !== old.url ? { secret: secrets.seal(randomBytes(24).toString('hex')) } : {}),
         misfire: input.misfire ?? s.misfire, overlap: input.overlap ?? s.overlap, maxRetries: input.retries ?? s.maxRetries, updatedAt: at,
         misfireGraceMs: input.misfireGraceSeconds === undefined ? (s.misfireGraceMs ?? null) : input.misfireGraceSeconds === null ? null : input.misfireGraceSeconds * 1000,
         // New timing, or a resume after a pause: the next slot from now, with no catch-up for the pause.

@@ -34,6 +34,20 @@ const PromiseCtor = Promise;
 const ErrorCtor = Error;
 const StringCtor = String;
 const indirectEval = eval;
+// The methods the glue's budgets rely on, taken now: plugin code runs in this context and may
+// replace what Map.prototype, Array.prototype or Promise hold by the time the glue calls them.
+const uncurry = Function.prototype.bind.bind(Function.prototype.call);
+const MapGet = uncurry(Map.prototype.get);
+const MapSet = uncurry(Map.prototype.set);
+const MapHas = uncurry(Map.prototype.has);
+const MapDelete = uncurry(Map.prototype.delete);
+const MapForEach = uncurry(Map.prototype.forEach);
+const ArrayPush = uncurry(Array.prototype.push);
+const ArrayPop = uncurry(Array.prototype.pop);
+const ReflectApply = Reflect.apply;
+const PromiseReject = Promise.reject.bind(Promise);
+/** Caps what an error report may carry, so that a huge message cannot block its own report. */
+const REPORT_CHARS = 16 * 1024;
 
 /** The invocation whose code is running now: set on every entry from the host. */
 let current = 0;
@@ -49,10 +63,10 @@ const budgets = { pendingOps: Infinity, pendingOpBytes: Infinity, guestMessages:
 const runs = new MapCtor();
 const CLOSED = ObjectFreeze({ closed: true });
 function openRun(id) {
-  runs.set(id, { messages: 0, logBytes: 0, ops: 0, opBytes: 0, timers: 0, droppedLines: 0, droppedBytes: 0, noted: ObjectCreate(null) });
+  MapSet(runs, id, { messages: 0, logBytes: 0, ops: 0, opBytes: 0, timers: 0, droppedLines: 0, droppedBytes: 0, noted: ObjectCreate(null) });
 }
 function runOf(id) {
-  const r = runs.get(id);
+  const r = MapGet(runs, id);
   return r === undefined ? CLOSED : r;
 }
 /** Tells the host once per run and budget that the budget refused something; the host logs it. */
@@ -118,7 +132,7 @@ function hostCall(op, args) {
       return reject(limitPayload('pendingOpBytes', 'the arguments of the host operations pending in this run would be ' + (r.opBytes + text.length) + ' bytes of JSON, over its limit of ' + budgets.pendingOpBytes + ' (pendingOpBytes); await some before starting more'));
     }
     const opId = ++nextOpId;
-    pendingOps.set(opId, { resolve, reject, invocation, bytes: text.length });
+    MapSet(pendingOps, opId, { resolve, reject, invocation, bytes: text.length });
     r.ops++;
     r.opBytes += text.length;
     r.messages++;
@@ -128,9 +142,9 @@ function hostCall(op, args) {
 
 /** Host → guest: the outcome of an op (a body beside it, as `bodyKey`). Errors arrive as `{code, message, status?, data?}`. */
 function deliver(opId, ok, payloadJson, bodyKey, body) {
-  const pending = pendingOps.get(opId);
+  const pending = MapGet(pendingOps, opId);
   if (!pending) return;
-  pendingOps.delete(opId);
+  MapDelete(pendingOps, opId);
   current = pending.invocation;
   const r = runOf(pending.invocation);
   if (r !== CLOSED) {
@@ -145,12 +159,13 @@ function deliver(opId, ok, payloadJson, bodyKey, body) {
 
 /** Host → guest: these runs are over; what they left open (timers, operations) goes with them. */
 function ended(ids) {
-  for (const id of ids) {
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
     const r = runOf(id);
     if (r === CLOSED) continue;
-    runs.delete(id);
+    MapDelete(runs, id);
     if (r.timers > 0) dropTimersOf(id);
-    if (r.ops > 0) for (const [opId, pending] of pendingOps) if (pending.invocation === id) pendingOps.delete(opId);
+    if (r.ops > 0) MapForEach(pendingOps, (pending, opId) => { if (pending.invocation === id) MapDelete(pendingOps, opId); });
   }
 }
 
@@ -180,6 +195,7 @@ function describe(value) {
 function errorInfo(err) {
   // `noRetry: true` on what a handler throws asks the scheduler not to retry this occurrence.
   const noRetry = err !== null && typeof err === 'object' && err.noRetry === true;
-  if (err instanceof ErrorCtor) return { message: err.message, stack: err.stack, name: err.name, code: err.code, noRetry };
-  return { message: describe(err), noRetry };
+  const cut = (text) => (typeof text === 'string' && text.length > REPORT_CHARS ? text.slice(0, REPORT_CHARS) + '…' : text);
+  if (err instanceof ErrorCtor) return { message: cut(err.message), stack: cut(err.stack), name: cut(err.name), code: cut(err.code), noRetry };
+  return { message: cut(describe(err)), noRetry };
 }

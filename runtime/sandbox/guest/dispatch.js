@@ -103,7 +103,10 @@ function dispatch(id, kind, payloadJson, offset, endedIds) {
   current = id;
   if (typeof offset === 'number') clockOffset = offset;
   if (endedIds) ended(jsonParse(endedIds));
-  if (!runs.has(id)) openRun(id);
+  if (!MapHas(runs, id)) openRun(id);
+  // The host's wake-up may have gone with an ended run: ask again for the earliest live timer.
+  armedDue = Infinity;
+  arm();
   const payload = jsonParse(payloadJson);
   if (kind === 'init') {
     budgets.pendingOps = payload.budgets.pendingOps;

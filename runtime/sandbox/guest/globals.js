@@ -63,7 +63,7 @@ const before = (a, b) => a.due < b.due || (a.due === b.due && a.seq < b.seq);
 let nextSeq = 0;
 function heapPush(t) {
   t.seq = ++nextSeq;
-  heap.push(t);
+  ArrayPush(heap, t);
   for (let i = heap.length - 1; i > 0;) {
     const parent = (i - 1) >> 1;
     if (!before(heap[i], heap[parent])) break;
@@ -73,7 +73,7 @@ function heapPush(t) {
 }
 function heapPop() {
   const top = heap[0];
-  const last = heap.pop();
+  const last = ArrayPop(heap);
   if (heap.length > 0) {
     heap[0] = last;
     for (let i = 0; ;) {
@@ -99,7 +99,7 @@ function arm() {
 }
 function forget(t) {
   t.cancelled = true;
-  timers.delete(t.id);
+  MapDelete(timers, t.id);
   const r = runOf(t.invocation);
   if (r !== CLOSED && --r.timers === 0) {
     r.messages++;
@@ -107,7 +107,7 @@ function forget(t) {
   }
 }
 function dropTimersOf(id) {
-  for (const t of timers.values()) if (t.invocation === id) { t.cancelled = true; timers.delete(t.id); }
+  MapForEach(timers, (t) => { if (t.invocation === id) { t.cancelled = true; MapDelete(timers, t.id); } });
 }
 
 function startTimer(fn, ms, args, repeat) {
@@ -119,12 +119,12 @@ function startTimer(fn, ms, args, repeat) {
   const refused = refusal(invocation, r);
   if (refused !== undefined) {
     // Refused like a host operation: it fails the run as an uncaught error would.
-    PromiseCtor.reject(toError(refused));
+    PromiseReject(toError(refused));
     return id;
   }
   const delay = MathMax(0, Number(ms) || 0);
   const t = { id, invocation, fn, args, repeat, delay, due: realNow() + delay, cancelled: false, seq: 0 };
-  timers.set(id, t);
+  MapSet(timers, id, t);
   heapPush(t);
   if (++r.timers === 1) {
     r.messages++;
@@ -134,7 +134,7 @@ function startTimer(fn, ms, args, repeat) {
   return id;
 }
 function stopTimer(id) {
-  const t = timers.get(id);
+  const t = MapGet(timers, id);
   if (t !== undefined) forget(t);
 }
 
@@ -145,18 +145,24 @@ function tick(invocation, endedIds) {
   const now = realNow();
   const due = [];
   const others = [];
+  // Timers of a run that is over never fire: they go now.
+  const open = runOf(invocation) !== CLOSED;
   while (heap.length > 0 && heap[0].due <= now) {
     const t = heapPop();
-    if (!t.cancelled) (t.invocation === invocation ? due : others).push(t);
+    if (t.cancelled) continue;
+    if (t.invocation !== invocation) ArrayPush(others, t);
+    else if (open) ArrayPush(due, t);
+    else { t.cancelled = true; MapDelete(timers, t.id); }
   }
-  for (const t of others) heapPush(t);
-  for (const t of due) {
+  for (let i = 0; i < others.length; i++) heapPush(others[i]);
+  for (let i = 0; i < due.length; i++) {
+    const t = due[i];
     if (t.cancelled) continue; // cleared by a callback before it in this tick
     current = t.invocation;
     try {
-      t.fn(...t.args);
+      ReflectApply(t.fn, undefined, t.args);
     } catch (err) {
-      PromiseCtor.reject(err); // uncaught in a timer: the host notes it against the run
+      PromiseReject(err); // uncaught in a timer: the host notes it against the run
     }
     if (t.cancelled) continue;
     if (t.repeat) {

@@ -46,12 +46,19 @@ async function request(egress: EgressClient, { args, plugin, signal, deadline }:
   const redirect = args.redirect === 'manual' || args.redirect === 'error' ? args.redirect : 'follow';
   const response = await egress.request(
     { url: String(args.url), method: String(args.method ?? 'GET'), headers, ...(body === undefined ? {} : { body }) },
-    { permittedHosts: plugin.manifest.permissions.hosts, installationId: plugin.installationId, signal, redirect, timeoutMs: Math.max(1, deadline - Date.now()) },
+    { permittedHosts: plugin.manifest.permissions.hosts, installationId: plugin.installationId, signal, redirect, timeoutMs: Math.max(1, deadline - Date.now()), keepBody: true },
   );
+  // The body's bytes stay counted until it is in the isolate (WithBody.release, after delivery).
+  const release = response.release ?? (() => undefined);
   const type = response.headers['content-type'] ?? '';
   // A view of the body, not a copy: a large response is held once, plus the text sent to the plugin.
   const bytes = Buffer.from(response.body.buffer, response.body.byteOffset, response.body.byteLength);
   const textual = TEXTUAL.test(type) || (type === '' && isUtf8(bytes));
   const meta = { status: response.status, statusText: response.statusText, headers: response.headers, url: response.url, redirected: response.redirected };
-  return textual ? new WithBody(meta, 'text', bytes.toString('utf8')) : new WithBody(meta, 'base64', bytes.toString('base64'));
+  try {
+    return textual ? new WithBody(meta, 'text', bytes.toString('utf8'), release) : new WithBody(meta, 'base64', bytes.toString('base64'), release);
+  } catch (err) {
+    release();
+    throw err;
+  }
 }
