@@ -158,3 +158,19 @@ test('fired by the scheduler, a stored climbing url fails once, is not retried, 
   assert.equal((await victimRuns()).length, victimBefore, 'the victim\'s route never ran');
   await neighbourServed();
 });
+
+test('a webhook pointed at another route gets a new secret; other changes keep it', async () => {
+  const created = await h.api('POST', BASE, { url: '/workspaces/attacker/ns/r', frequency: 'daily', start: '2099-01-01 09:00' });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const first = created.body.secretKey as string;
+  assert.match(first, /^[0-9a-f]{48}$/);
+  const described = await h.api('PATCH', `${BASE}/${created.body.id}`, { description: 'same target' });
+  assert.equal(described.status, 200, JSON.stringify(described.body));
+  assert.equal(described.body.secretKey, first, 'a change that keeps the url keeps the secret');
+  const same = await h.api('PATCH', `${BASE}/${created.body.id}`, { url: '/workspaces/attacker/ns/r' });
+  assert.equal(same.body.secretKey, first, 'the same url again keeps the secret');
+  const moved = await h.api('PATCH', `${BASE}/${created.body.id}`, { url: '/workspaces/attacker/ns/other' });
+  assert.equal(moved.status, 200, JSON.stringify(moved.body));
+  assert.notEqual(moved.body.secretKey, first, 'whoever saw the old secret cannot sign for the new route');
+  assert.match(moved.body.secretKey, /^[0-9a-f]{48}$/);
+});
