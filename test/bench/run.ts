@@ -1,12 +1,14 @@
 // `npm run bench`: runs the route-throughput, cold-start and scheduler benchmarks (the hostile
-// one with `--only hostile`) and
+// one with `--only hostile`, the scheduler against graphile-worker and pg-boss on PostgreSQL with
+// `--only scheduler-peers`) and
 // prints a short table (or, with --json, one JSON object on stdout). Progress goes to stderr.
 // Goals are reported, never enforced: the bench exits 0 whatever the numbers (see README.md).
 //
-//   node --no-node-snapshot test/bench/run.ts [--json] [--only throughput|cold|scheduler|hostile]
+//   node --no-node-snapshot test/bench/run.ts [--json] [--only throughput|cold|scheduler|hostile|scheduler-peers]
 //     [--rounds 5] [--duration 3] [--warmup 2] [--connections 32] [--loadgen child|inprocess]
 //     [--baseline <another plughost checkout>]
 //     [--installs 200] [--isolate-memory-mb 2048] [--attacks timers,logs,ops,outbound,bodies,memory,storage]
+//     [--jobs 10000] (scheduler-peers; its --rounds defaults to 3)
 //
 // --rounds, --warmup and --connections default to 3, 1 and 4 for the hostile bench (shorter
 // rounds, a light neighbour load: see README.md); given, they apply to every bench.
@@ -17,6 +19,7 @@ import type { LoadGenMode } from './loadgen.ts';
 import { measureRouteThroughput, type ThroughputResult } from './route-throughput.ts';
 import { formatHostile, measureHostile, type HostileResult } from './hostile.ts';
 import { formatScheduler, measureScheduler, type SchedulerBenchResult } from './scheduler.ts';
+import { formatSchedulerPeers, measureSchedulerPeers, type PeersResult } from './scheduler-peers.ts';
 
 export const GOALS = { minThroughputRatio: 0.5, maxColdP50Ms: 5 };
 
@@ -33,6 +36,7 @@ const { values } = parseArgs({
     installs: { type: 'string', default: '200' },
     'isolate-memory-mb': { type: 'string', default: '2048' },
     attacks: { type: 'string' },
+    jobs: { type: 'string', default: '10000' },
   },
 });
 
@@ -42,7 +46,7 @@ const positive = (name: string, raw: string | undefined): number => {
   return n;
 };
 if (values.loadgen !== 'child' && values.loadgen !== 'inprocess') throw new Error('--loadgen must be child or inprocess');
-if (values.only !== undefined && !['throughput', 'cold', 'scheduler', 'hostile'].includes(values.only)) throw new Error('--only must be throughput, cold, scheduler or hostile');
+if (values.only !== undefined && !['throughput', 'cold', 'scheduler', 'hostile', 'scheduler-peers'].includes(values.only)) throw new Error('--only must be throughput, cold, scheduler, hostile or scheduler-peers');
 
 const progress = (line: string) => process.stderr.write(line + '\n');
 const environment = { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', platform: `${os.platform()} ${os.arch()}` };
@@ -76,6 +80,12 @@ if (values.only === 'hostile') {
   });
 }
 
+let peers: PeersResult | undefined;
+// Needs PostgreSQL (PLUGHOST_TEST_PG_URL, default the local server): runs when asked for.
+if (values.only === 'scheduler-peers') {
+  peers = await measureSchedulerPeers({ jobs: Math.round(positive('jobs', values.jobs)), rounds: Math.round(positive('rounds', values.rounds ?? '3')), onProgress: progress });
+}
+
 const goals = {
   throughputRatio: throughput ? { goal: `>= ${GOALS.minThroughputRatio}`, value: throughput.ratio, met: throughput.ratio >= GOALS.minThroughputRatio } : null,
   coldP50Ms: cold ? { goal: `< ${GOALS.maxColdP50Ms} ms`, value: cold.cold.p50Ms, met: cold.cold.p50Ms < GOALS.maxColdP50Ms } : null,
@@ -84,7 +94,7 @@ const goals = {
 
 if (values.json) {
   const coldOut = cold ? (({ samples: _samples, ...rest }) => rest)(cold) : null;
-  console.log(JSON.stringify({ environment, throughput: throughput ?? null, coldStart: coldOut, scheduler: scheduler ?? null, hostile: hostile ?? null, goals }, null, 2));
+  console.log(JSON.stringify({ environment, throughput: throughput ?? null, coldStart: coldOut, scheduler: scheduler ?? null, hostile: hostile ?? null, ...(peers ? { schedulerPeers: peers } : {}), goals }, null, 2));
 } else {
   const f0 = (n: number) => Math.round(n).toLocaleString('en-US');
   const f2 = (n: number) => n.toFixed(2);
@@ -109,11 +119,12 @@ if (values.json) {
     }
     out.push(`  ${'cold / warm'.padEnd(18)}${(f2(c.ratioP50) + 'x').padStart(10)}${(f2(c.ratioP99) + 'x').padStart(10)}`);
   }
-  out.push('', 'goals');
+  if (!peers) out.push('', 'goals'); // the scheduler-peers table prints its own
   if (goals.throughputRatio) out.push(`  throughput ratio plughost/koa ${goals.throughputRatio.goal}: ${f2(goals.throughputRatio.value)} — ${goals.throughputRatio.met ? 'met' : 'NOT met'}`);
   if (goals.coldP50Ms) out.push(`  cold request p50 ${goals.coldP50Ms.goal}: ${f2(goals.coldP50Ms.value)} ms — ${goals.coldP50Ms.met ? 'met' : 'NOT met'}`);
   if (goals.hostile) out.push(`  hostile: ${goals.hostile.goal}: met for ${goals.hostile.attacksMet} of ${goals.hostile.attacks} attacks — ${goals.hostile.met ? 'met' : 'NOT met'}`);
   if (scheduler) out.push('', formatScheduler(scheduler));
   if (hostile) out.push('', formatHostile(hostile));
+  if (peers) out.push('', formatSchedulerPeers(peers));
   console.log(out.join('\n'));
 }

@@ -43,16 +43,18 @@ export interface BenchHost {
 
 /**
  * A whole host on a fresh temp SQLite data dir (default limits, silent log), prepared by
- * `setup`; `close()` stops it and removes the dir. Every bench host starts here.
+ * `setup`; `close()` stops it and removes the dir. Every bench host starts here. With
+ * `databaseUrl` (and usually `deps.schema`) the store is that PostgreSQL instead; the caller
+ * owns the database or schema and drops it.
  */
 export async function startTempHost<T extends object>(
   prefix: string,
   setup: (host: Host, dataDir: string) => Promise<T>,
-  opts: { schedules?: Partial<HostOptions['schedules']>; deps?: HostDeps } = {},
+  opts: { schedules?: Partial<HostOptions['schedules']>; deps?: HostDeps; databaseUrl?: string } = {},
 ): Promise<T & { host: Host; dataDir: string; close(): Promise<void> }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  // An empty environment: the bench always runs on SQLite with default limits.
-  const base = resolveOptions({ data: dataDir, port: 0, operatorToken: 'bench-operator-token-0123456789' }, {});
+  // An empty environment: SQLite with default limits unless the caller names a PostgreSQL.
+  const base = resolveOptions({ data: dataDir, port: 0, operatorToken: 'bench-operator-token-0123456789', ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}) }, {});
   const options: HostOptions = { ...base, schedules: { ...base.schedules, ...opts.schedules } };
   let host: Host | undefined;
   try {
