@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startHost, type TestHost } from '../helpers/host.ts';
+import { assertNeighbourServed, installRoutePlugins, NEIGHBOUR_SOURCE } from './harness.ts';
 
 const MESSAGES = 200;
 let h: TestHost;
@@ -36,24 +37,16 @@ exports.run = function (e) {
 
 before(async () => {
   h = await startHost({ limits: { guestMessages: MESSAGES } });
-  for (const [name, ns, main] of [['tamper', 'tp', TAMPER], ['neighbour', 'nb', 'exports.run = function (e) { e.response.json({ ok: true }); };\n']] as const) {
-    const pub = await h.publish({ 'plugin.json': { name, version: '1.0.0', namespace: ns, services: [{ route: 'go', main: 'go.js', access: 'public' }], limits: { timeoutMs: 10_000 } }, 'go.js': main });
-    assert.equal(pub.status, 201, JSON.stringify(pub.body));
-  }
-  for (const [ws, plugin] of [['attacker', 'tamper'], ['victim', 'neighbour']]) {
-    assert.equal((await h.api('POST', '/api/v1/workspaces', { id: ws, name: ws })).status, 201);
-    assert.equal((await h.api('POST', `/api/v1/workspaces/${ws}/installations`, { plugin })).status, 201);
-  }
+  await installRoutePlugins(h, [
+    { ws: 'attacker', name: 'tamper', namespace: 'tp', source: TAMPER },
+    { ws: 'victim', name: 'neighbour', namespace: 'nb', source: NEIGHBOUR_SOURCE },
+  ]);
 });
 after(async () => {
   await h.close();
 });
 
-const neighbourServed = async () => {
-  const res = await fetch(`${h.url}/workspaces/victim/nb/go`);
-  assert.equal(res.status, 200);
-  assert.deepEqual(await res.json(), { ok: true });
-};
+const neighbourServed = () => assertNeighbourServed(h);
 
 test('with the built-ins rewritten, operations past guestMessages are still refused', { timeout: 60_000 }, async () => {
   const res = await fetch(`${h.url}/workspaces/attacker/tp/go?what=ops`);

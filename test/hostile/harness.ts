@@ -257,3 +257,48 @@ export function hostTraces(): string[] {
   const repo = path.resolve(import.meta.dirname, '../..');
   return [...new Set(['/work/', 'node_modules/', 'node:internal', '(node:', 'file://', repo, process.cwd()])];
 }
+
+/** A trivial route plugin's code: the neighbour a hostile test keeps asking. */
+export const NEIGHBOUR_SOURCE = 'exports.run = function (e) { e.response.json({ ok: true }); };\n';
+
+export interface RoutePlugin {
+  /** The workspace it is installed into (made here). */
+  ws: string;
+  name: string;
+  namespace: string;
+  /** go.js: the one public route `go`. */
+  source: string;
+  limits?: Record<string, number>;
+  hosts?: readonly string[];
+}
+
+/** Publishes each one-route plugin and installs it into its own workspace (several may share one). */
+export async function installRoutePlugins(h: TestHost, plugins: readonly RoutePlugin[]): Promise<void> {
+  const published = new Set<string>();
+  const made = new Set<string>();
+  for (const p of plugins) {
+    if (!published.has(p.name)) {
+      const pub = await h.publish({
+        'plugin.json': { name: p.name, version: '1.0.0', namespace: p.namespace, services: [{ route: 'go', main: 'go.js', access: 'public' }], permissions: { hosts: [...(p.hosts ?? [])] }, limits: { timeoutMs: 10_000, ...p.limits } },
+        'go.js': p.source,
+      });
+      assert.equal(pub.status, 201, JSON.stringify(pub.body));
+      published.add(p.name);
+    }
+    if (!made.has(p.ws)) {
+      assert.equal((await h.api('POST', '/api/v1/workspaces', { id: p.ws, name: p.ws })).status, 201);
+      made.add(p.ws);
+    }
+    const installed = await h.api('POST', `/api/v1/workspaces/${p.ws}/installations`, { plugin: p.name });
+    assert.equal(installed.status, 201, JSON.stringify(installed.body));
+  }
+}
+
+/** The neighbour (NEIGHBOUR_SOURCE at /workspaces/{ws}/{namespace}/go) answers, within PROMPT_MS. */
+export async function assertNeighbourServed(h: TestHost, ws = 'victim', namespace = 'nb'): Promise<void> {
+  const t0 = performance.now();
+  const res = await fetch(`${h.url}/workspaces/${ws}/${namespace}/go`);
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { ok: true });
+  assert.ok(performance.now() - t0 < PROMPT_MS, `the neighbour took ${Math.round(performance.now() - t0)} ms`);
+}
