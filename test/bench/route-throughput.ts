@@ -2,7 +2,8 @@
 // host, against bare Koa + @koa/router and bare node:http answering the same path with the same
 // JSON. Each server runs in its own process (server-child.ts) and the load comes from another
 // (the load generator's child, by default), so no side pays for the load generator. After a
-// warm-up round each, the servers are loaded in turn, round after round (A, B, C, A, B, C, …),
+// warm-up round each, the servers are loaded in turn, round after round, each round starting
+// with the next one (A B C, B C A, C A B, …),
 // and every figure is reported beside its ratio to Koa in the same run, since the machine's
 // noise hits all sides alike. CPU time per request is each server's own CPU time (all its
 // threads) over the round, divided by the requests it answered.
@@ -159,7 +160,9 @@ export async function measureRouteThroughput(opts: ThroughputOptions = {}): Prom
     }
     const results = new Map<ServerName, { load: LoadResult[]; cpu: number[] }>(servers.map((s) => [s.name, { load: [], cpu: [] }]));
     for (let i = 1; i <= rounds; i++) {
-      for (const s of servers) {
+      // Each round starts with the next server, so that no server always follows the same one.
+      const order = servers.map((_, k) => servers[(k + i - 1) % servers.length]!);
+      for (const s of order) {
         const cpu0 = await s.cpuMicros();
         const r = await loadgen.run(job(s.url + path, false));
         const cpu = (await s.cpuMicros()) - cpu0;
