@@ -3,9 +3,11 @@
 // awaits forever. A timeout inside guest code, a memory overrun or any other fatal error
 // disposes the isolate, and the sandbox builds a fresh one for the next call.
 import type { ErrorCode } from '../errors.ts';
-import { isPlughostError, PlughostError } from '../errors.ts';
+import { PlughostError } from '../errors.ts';
 import { defaults } from '../options.ts';
 import type { ChannelHandler, PreparedIsolate } from './prepared-isolate.ts';
+import { fatalMessage, opError, pluginError, REFUSALS, type Refusal } from './guest-errors.ts';
+import { toResponse } from './route-response.ts';
 import { RunLog, type LogLevel } from './run-log.ts';
 import { WithBody, type InvocationKind, type InvocationOutcome, type InvokeRequest, type LoadInfo, type Ops, type RouteResponse, type SandboxPlugin, type ServiceHandler, type ServiceRequest, type ServiceResult } from './types.ts';
 
@@ -62,22 +64,6 @@ interface Invocation {
 
 const TEXT_FILE = /\.(js|cjs|json)$/;
 const LEVELS = new Set(['log', 'info', 'warn', 'error', 'debug']);
-/** What the run's log notes at a budget's first refusal, and what the plugin's error says. */
-const REFUSALS = {
-  pendingOps: {
-    note: (n: number) => `${n} timers and operations already pending (limit pendingOps); this and any further ones reject with PLUGIN_LIMIT`,
-    error: (n: number) => `${n} host operations (timers, fetches, $db, $schedule) are already pending in this run; await some before starting more`,
-  },
-  pendingOpBytes: {
-    note: (n: number) => `the arguments of the operations pending would pass ${n} bytes (limit pendingOpBytes); this and any further ones reject with PLUGIN_LIMIT`,
-    error: (n: number) => `the arguments of the host operations pending in this run would pass ${n} bytes (pendingOpBytes); await some before starting more`,
-  },
-  guestMessages: {
-    note: (n: number) => `the run has sent ${n} messages (limit guestMessages); further operations reject with PLUGIN_LIMIT and further log lines are dropped`,
-    error: (n: number) => `this run has sent the host ${n} messages, its limit (guestMessages); nothing more can be started in it`,
-  },
-} as const;
-type Refusal = keyof typeof REFUSALS;
 
 export interface PluginIsolate {
   readonly plugin: SandboxPlugin;
@@ -453,69 +439,4 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
     },
     dispose: () => dispose('closed'),
   };
-}
-
-/**
- * The route response the guest sent, checked as Node's HTTP layer would check it: a status or
- * header it would refuse (or send as a broken answer) throws an Error naming it, which fails
- * the run with PLUGIN_ERROR instead of a 500 INTERNAL from deep in the HTTP layer.
- */
-function toResponse(msg: Record<string, any>): RouteResponse {
-  // No status: 200, as Express and Zengine answer. 1xx are interim answers, never a final one
-  // (a client given one as final fails or waits for another).
-  const status: unknown = msg.status === undefined ? 200 : msg.status;
-  if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) {
-    throw new Error(`the plugin set an invalid response status ${JSON.stringify(status) ?? String(status)}: a route answers with an integer status from 200 to 599`);
-  }
-  const headers: Record<string, string> = {};
-  const given = (msg.headers ?? {}) as Record<string, unknown>;
-  for (const name of Object.keys(given)) {
-    const v = given[name];
-    if (v === undefined || v === null) continue;
-    const bad = (why: string) => new Error(`the plugin set an invalid response header ${JSON.stringify(name.length > 100 ? `${name.slice(0, 100)}…` : name)}: ${why}`);
-    // RFC 9110 token and field-value (obs-text allowed), exactly what Node's setHeader accepts.
-    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) throw bad('a header name is a non-empty token of letters, digits and !#$%&\'*+-.^_`|~');
-    // A list is sent as one comma-separated value (RFC 9110 5.3); anything else but text is a mistake.
-    const items = Array.isArray(v) ? v : [v];
-    if (!items.every((x) => typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean')) {
-      throw bad(`its value is ${Array.isArray(v) ? 'an array holding something other than text' : `a ${typeof v}`}; set a string`);
-    }
-    const value = items.map(String).join(', ');
-    const at = /[^\t\x20-\x7e\x80-\xff]/u.exec(value);
-    if (at) {
-      const char = `U+${at[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
-      throw bad(`its value holds ${char} at index ${at.index}; a header value may hold tab, printable ASCII and U+0080 to U+00FF only (no CR, LF, NUL or other control characters)`);
-    }
-    headers[name] = value;
-  }
-  const body = typeof msg.bodyBase64 === 'string' ? Buffer.from(msg.bodyBase64, 'base64') : Buffer.from(String(msg.bodyText ?? ''), 'utf8');
-  return { status, headers, body };
-}
-
-function pluginError(error: { message?: string; stack?: string; code?: string; noRetry?: boolean } | undefined, kind: Invocation['kind']): { code: ErrorCode; message: string; noRetry?: boolean } {
-  // Frames of the host's guest glue say nothing useful to a plugin author.
-  const message = (error?.stack ?? error?.message ?? 'the plugin failed').split('\n').filter((l) => !l.includes('plughost:///')).join('\n');
-  if (error?.code === 'PLUGIN_NO_HANDLER') return { code: 'PLUGIN_NO_HANDLER', message: error.message ?? message };
-  if (kind === 'init') return { code: 'PLUGIN_LOAD_ERROR', message };
-  return { code: 'PLUGIN_ERROR', message, ...(error?.noRetry ? { noRetry: true } : {}) };
-}
-
-/** What the guest receives when an op fails: never a host stack or an internal message. */
-function opError(err: unknown): { code: string; message: string; status: number; limit?: string } {
-  if (isPlughostError(err)) {
-    const limit = (err.details as { limit?: unknown } | undefined)?.limit;
-    return { code: err.code, message: err.expose ? err.message : 'internal error', status: err.status, ...(typeof limit === 'string' ? { limit } : {}) };
-  }
-  const e = err as { status?: unknown; message?: unknown; code?: unknown };
-  if (e && typeof e.status === 'number' && typeof e.message === 'string') {
-    return { code: typeof e.code === 'string' ? e.code : 'OP_FAILED', message: e.message, status: e.status };
-  }
-  return { code: 'INTERNAL', message: 'internal error', status: 500 };
-}
-
-function fatalMessage(reason: string, plugin: SandboxPlugin): string {
-  if (reason === 'memory') return `the plugin ran out of memory (limit ${plugin.manifest.limits.memoryMb} MiB); its isolate was restarted`;
-  if (reason === 'timeout') return `the plugin ran past its time limit (${plugin.manifest.limits.timeoutMs} ms); its isolate was restarted`;
-  if (reason === 'closed') return 'the plugin was stopped (host shutting down or plugin updated)';
-  return `the plugin's isolate failed (${reason}) and was restarted`;
 }

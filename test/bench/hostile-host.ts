@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { packFiles } from '../../runtime/packages/pack.ts';
+import { api as adminApi } from '../shutdown/fixtures/serve-process.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(root, 'runtime/cli/plughost.ts');
@@ -82,15 +83,7 @@ export async function startHostProcess(opts: HostProcessOptions): Promise<HostPr
     throw err;
   }
 
-  const api: HostProcess['api'] = async (method, p, body) => {
-    const headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(url + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try { parsed = text ? JSON.parse(text) : undefined; } catch { /* stays text */ }
-    return { status: res.status, body: parsed };
-  };
+  const api: HostProcess['api'] = (method, p, body) => adminApi(url, TOKEN, method, p, body);
   const workspaces = new Set<string>();
   return {
     url, pid: proc.pid!, exited, tail,
