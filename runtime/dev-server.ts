@@ -152,7 +152,8 @@ export async function startDevServer(options: DevServerOptions) {
     /** The earliest schedule or retry time in (now, target], if any. */
     const nextDue = async (target: number): Promise<number | undefined> => {
       const now = clock.now();
-      const times = [await host.store.schedules.earliestNextRun(), await host.store.occurrences.earliestWake()]
+      const next = await host.store.occurrences.nextWake();
+      const times = [next.schedule, next.pending, next.lease]
         .filter((t): t is number => t !== null && t > now && t <= target);
       return times.length ? Math.min(...times) : undefined;
     };

@@ -147,13 +147,10 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     const fire = createFire(runs);
     const scheduler = createScheduler({
       store, clock, events, log,
-      fire: async (s, o, attempt) => {
-        const result = await fire(s, o, attempt);
-        // The ledger will say this occurrence finished: its run must be written first, so a
-        // process killed right after cannot leave a finished occurrence without its run.
-        await recorder.flush();
-        return result;
-      },
+      fire,
+      // The ledger will say these occurrences finished: their runs must be written first, so a
+      // process killed right after cannot leave a finished occurrence without its run.
+      beforeOutcomes: () => recorder.flush(),
       options: { ...options.schedules, leaseMs: options.sandbox.maxTimeoutMs + options.schedules.leaseMarginMs },
     });
     events.on('schedules:changed', () => void scheduler.wake());

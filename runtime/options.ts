@@ -77,6 +77,8 @@ export const defaults = {
     /** Longest sleep between passes, so schedules made by other hosts are seen. */
     pollMs: 5_000,
     batch: 200,
+    /** A finished occurrence's outcome waits this long for others' while runs are in flight, so they are written together. */
+    outcomeDelayMs: 50,
     /** Freshworks `$schedule` rules. */
     minLeadMs: 5 * 60_000,
     maxOneTime: 1000,

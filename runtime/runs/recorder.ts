@@ -5,9 +5,9 @@
 // Durable against an unavailable or full store: a batch that fails to write stays buffered
 // (in order) and is retried with backoff (250 ms doubling to 5 s) until it lands. The buffer is
 // bounded (`maxBuffered`); only when the bound forces it are the oldest waiting runs dropped,
-// counted and reported through `onLost`. Each batch is written in one transaction, so a retry
-// never finds half of it already there.
-import type { Run } from '../store/runs.ts';
+// counted and reported through `onLost`. Each batch is written atomically (one statement, or a
+// transaction when it takes several), so a retry never finds half of it already there.
+import { RUNS_PER_STATEMENT, type Run } from '../store/runs.ts';
 import type { Store } from '../store/store.ts';
 import { isConnectionError, isStoreFull, isUniqueViolation } from '../store/dialect.ts';
 
@@ -142,7 +142,9 @@ export function createRunRecorder(store: Store, options: RunRecorderOptions = {}
     let rest: Run[] = [];
     let failure: unknown = null;
     try {
-      await store.transaction((tx) => tx.runs.insertMany(flight));
+      // One statement is atomic by itself; more need a transaction, so a retry never finds half the batch there.
+      if (flight.length <= RUNS_PER_STATEMENT) await store.runs.insertMany(flight);
+      else await store.transaction((tx) => tx.runs.insertMany(flight));
     } catch (err) {
       failure = err;
       if (!isTransient(err)) rest = await writeOneByOne(flight);

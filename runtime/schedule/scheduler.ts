@@ -8,8 +8,8 @@ import { newId } from '../ids.ts';
 import type { Logger } from '../logger.ts';
 import type { Occurrence, OccurrenceTrigger } from '../store/occurrences.ts';
 import type { Schedule } from '../store/schedules.ts';
-import { isConnectionError, isStoreFull } from '../store/dialect.ts';
 import type { Store } from '../store/store.ts';
+import { createOutcomes } from './outcomes.ts';
 import { planSchedule } from './planner.ts';
 
 export interface FireResult { ok: boolean; runId: string | null; error?: string | undefined; noRetry?: boolean | undefined }
@@ -24,32 +24,52 @@ export interface SchedulerOptions {
   maxBackoffMs: number;
   pollMs: number;
   batch: number;
+  /** How long a finished occurrence's outcome waits for others' (while runs are in flight) before they are written together. */
+  outcomeDelayMs: number;
 }
 
-export interface SchedulerDeps { store: Store; clock: Clock; events: HostEvents; log: Logger; fire: Fire; options: SchedulerOptions; nodeId?: string }
+export interface SchedulerDeps {
+  store: Store; clock: Clock; events: HostEvents; log: Logger; fire: Fire; options: SchedulerOptions; nodeId?: string;
+  /** Called before each write of outcomes: the runs they name must be on record first. */
+  beforeOutcomes?: () => Promise<void>;
+}
 
 export function createScheduler(deps: SchedulerDeps) {
   const { store, clock, events, log, fire, options } = deps;
   const nodeId = deps.nodeId ?? newId('node');
+  /** Every occurrence this node has started and not yet recorded. */
   const inFlight = new Set<Promise<void>>();
+  /** Occurrences whose run is going (the concurrency limit counts these). */
+  let executing = 0;
+  /**
+   * Schedules as the current pass read them to plan, by id, until their occurrence is claimed:
+   * a claim need not read them again. Cleared at every pass, so an edit is seen by the next.
+   */
+  let planned = new Map<string, Schedule>();
   let timer: TimerHandle | undefined;
-  let running: Promise<void> | undefined;
-  let again = false;
   let started = false;
   let stopped = false;
   let lastPassAt: number | null = null;
   let passes = 0;
 
+  const outcomes = createOutcomes({
+    store, log, owner: nodeId, leaseMs: options.leaseMs, delayMs: options.outcomeDelayMs, maxBatch: options.batch,
+    busy: () => executing > 0,
+    ...(deps.beforeOutcomes ? { beforeWrite: deps.beforeOutcomes } : {}),
+  });
+
   /** Plans one batch of due schedules in one transaction; true when there may be more. */
   const planBatch = async (now: number): Promise<boolean> => {
     const due = await store.schedules.due(now, options.batch);
     if (due.length === 0) return false;
+    for (const s of due) planned.set(s.id, s);
+    const plans = due.map((s) => ({ s, p: planSchedule(s, now, options.graceMs, options.catchUpCap) }));
     await store.db.transaction(async (trx) => {
+      // Only the node that moves next_run_at inserts; the unique key guards the rest.
+      const moved = await store.schedules.advanceMany(plans.map(({ s, p }) => ({ id: s.id, from: s.nextRunAt!, to: p.next })), trx);
       const rows: Occurrence[] = [];
-      for (const s of due) {
-        const p = planSchedule(s, now, options.graceMs, options.catchUpCap);
-        // Only the node that moves next_run_at inserts; the unique key guards the rest.
-        if (!(await store.schedules.advance(s.id, s.nextRunAt!, p.next, trx))) continue;
+      for (const { s, p } of plans) {
+        if (!moved.has(s.id)) continue;
         for (const o of p.occurrences) {
           rows.push({
             id: newId('occ', now), scheduleId: s.id, workspaceId: s.workspaceId, dueAt: o.dueAt, idempotencyKey: `${s.id}@${o.dueAt}`,
@@ -58,7 +78,7 @@ export function createScheduler(deps: SchedulerDeps) {
           });
         }
       }
-      await store.occurrences.insertNew(rows, trx);
+      if (rows.length > 0) await store.occurrences.insertNew(rows, trx);
     });
     return due.length === options.batch;
   };
@@ -67,11 +87,15 @@ export function createScheduler(deps: SchedulerDeps) {
     const trigger = attempt > 1 ? 'retry' : o.trigger;
     events.emit('schedule:fired', { scheduleId: s.id, occurrenceId: o.id, idempotencyKey: o.idempotencyKey, trigger, attempt });
     let result: FireResult;
+    executing++;
     try {
       result = await fire(s, o, { trigger, attempt });
     } catch (err) {
       log.error({ err, occurrence: o.id }, 'firing a schedule failed in the host');
       result = { ok: false, runId: null, error: (err as Error).message };
+    } finally {
+      executing--;
+      refillIfRoom();
     }
     const now = clock.now();
     let status: Occurrence['status'] = result.ok ? 'succeeded' : 'failed';
@@ -82,90 +106,71 @@ export function createScheduler(deps: SchedulerDeps) {
       status = 'pending';
       availableAt = now + Math.min(options.backoffMs * 2 ** (failures - 1), options.maxBackoffMs);
     }
-    const recorded = await finishDurably(o, {
-      status, failures, lastRunId: result.runId, error: result.ok ? null : (result.error ?? 'failed'),
-      ...(availableAt !== undefined ? { availableAt } : {}), finishedAt: status === 'pending' ? null : now,
+    const recorded = await outcomes.record({
+      id: o.id, status, failures, lastRunId: result.runId, error: result.ok ? null : (result.error ?? 'failed'),
+      availableAt, finishedAt: status === 'pending' ? null : now,
     });
+    if (status === 'pending') void wake(); // the retry's time must be armed
     if (recorded === undefined) return; // logged: the lease decides, as after a crash
     if (!recorded) log.warn({ occurrence: o.id }, 'lost the lease before finishing; another node re-ran this occurrence');
     events.emit('occurrence:finished', { scheduleId: s.id, occurrenceId: o.id, idempotencyKey: o.idempotencyKey, status, runId: result.runId, attempt });
-  };
-
-  /**
-   * Records an occurrence's outcome, retrying while the store is unreachable or full: the run
-   * has happened, and an outcome dropped here would let the lease run it a second time. Gives
-   * up (undefined) once the lease is over, when the occurrence is another node's to take.
-   */
-  const finishDurably = async (o: Occurrence, change: Parameters<Store['occurrences']['finish']>[2]): Promise<boolean | undefined> => {
-    const deadline = Date.now() + options.leaseMs;
-    for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
-      try {
-        return await store.occurrences.finish(o.id, nodeId, change);
-      } catch (err) {
-        if (!(isConnectionError(err) || isStoreFull(err)) || Date.now() + delay > deadline) {
-          log.error({ err, occurrence: o.id }, 'could not record an occurrence\'s outcome; its lease will decide');
-          return undefined;
-        }
-        log.warn({ err: (err as Error).message, occurrence: o.id, retryInMs: delay }, 'the store is unavailable; retrying the occurrence\'s outcome');
-        await new Promise((resolve) => setTimeout(resolve, delay).unref());
-      }
-    }
   };
 
   const track = (p: Promise<void>) => {
     inFlight.add(p);
     void p.catch((err) => log.error({ err }, 'an occurrence failed in the host')).finally(() => {
       inFlight.delete(p);
-      wake(); // a free slot, or a queued occurrence of the same schedule, may now run
+      refillIfRoom(); // an outcome on record may let a queued occurrence of its schedule run (overlap: queue)
     });
   };
 
+  /**
+   * Claims again once half the slots are free (or all): each claim then brings several
+   * occurrences when work is plentiful, and one statement claims them all.
+   */
+  function refillIfRoom() {
+    if (executing === 0 || options.concurrency - executing >= options.concurrency / 2) refill();
+  }
+
+  /** Claims as many as there are free slots, in one statement, and starts them. */
   const claimAndRun = async (now: number) => {
-    if (inFlight.size >= options.concurrency) return;
-    const candidates = await store.occurrences.claimable(now, Math.min(options.batch, 4 * options.concurrency));
-    if (candidates.length === 0) return;
-    const ids = [...new Set(candidates.map((o) => o.scheduleId))];
-    const schedules = await store.schedules.getMany(ids);
-    const running = await store.occurrences.runningCounts(ids, now);
-    for (const o of candidates) {
-      if (inFlight.size >= options.concurrency) return;
-      const s = schedules.get(o.scheduleId);
-      if (!s) continue; // deleted meanwhile: its occurrences go with it
-      if (!s.active && o.trigger !== 'manual') {
-        await store.occurrences.markSkipped(o, now, 'skipped: the schedule is paused');
-        continue;
-      }
-      const lapsed = o.status === 'running';
-      if (!lapsed && o.trigger !== 'manual' && s.overlap !== 'allow' && (running.get(s.id) ?? 0) > 0) {
-        // Catch-up runs queue behind each other whatever the policy: `all` means all.
-        if (s.overlap === 'skip' && o.trigger !== 'catch-up') await store.occurrences.markSkipped(o, now, 'skipped: the previous run was still going (overlap: skip)');
-        continue;
-      }
-      const attempt = o.attempt + 1;
-      if (!(await store.occurrences.claim(o, nodeId, now + options.leaseMs, attempt))) continue;
-      running.set(s.id, (running.get(s.id) ?? 0) + 1);
-      track(execute(s, { ...o, status: 'running', attempt }, attempt));
+    const room = options.concurrency - executing;
+    if (room <= 0) return;
+    const claimed = (await store.occurrences.claimBatch(now, nodeId, now + options.leaseMs, Math.min(room, options.batch))).filter((o) => o.status === 'running');
+    if (claimed.length === 0) return;
+    const unread = [...new Set(claimed.map((o) => o.scheduleId))].filter((id) => !planned.has(id));
+    const schedules = unread.length > 0 ? await store.schedules.getMany(unread) : new Map<string, Schedule>();
+    for (const o of claimed.sort((a, b) => a.availableAt - b.availableAt)) {
+      const s = planned.get(o.scheduleId) ?? schedules.get(o.scheduleId);
+      planned.delete(o.scheduleId);
+      // A schedule deleted meanwhile takes its occurrences with it (the foreign key cascades).
+      if (s) track(execute(s, o, o.attempt));
     }
   };
 
   const arm = async () => {
     if (stopped) return;
-    const times = [await store.schedules.earliestNextRun(), await store.occurrences.earliestWake()].filter((t): t is number => t !== null);
+    const next = await store.occurrences.nextWake();
     const now = clock.now();
-    // Times already past belong to occurrences waiting their turn (overlap: queue, catch-ups):
-    // a finishing run wakes the scheduler for them, so they must not make it spin.
-    const at = Math.min(now + options.pollMs, ...times.filter((t) => t > now));
+    // A schedule that fell due while this pass ran (the clock moved on) is planned right away,
+    // and a lease that lapsed meanwhile is claimed right away. Pending occurrences already
+    // available are waiting their turn (overlap: queue, or no free slot): a finishing run
+    // claims again for them, so they must not make the scheduler spin.
+    if (next.schedule !== null && next.schedule <= now) void passLoop.run();
+    else if (next.lease !== null && next.lease <= now) void claimLoop.run();
+    const at = Math.min(now + options.pollMs, ...[next.schedule, next.pending, next.lease].filter((t): t is number => t !== null && t > now));
     timer?.cancel();
-    timer = clock.at(Math.max(at, now), wake);
+    timer = clock.at(at, wake);
   };
 
   const pass = async () => {
     const now = clock.now();
+    planned = new Map();
     // Claim after each planned batch, so a large backlog starts firing while it is planned.
     let more = true;
     while (more && !stopped) {
       more = await planBatch(now);
-      await claimAndRun(now);
+      await claimLoop.run();
     }
     await arm();
     // Only a pass that got here without throwing counts (health()).
@@ -173,29 +178,20 @@ export function createScheduler(deps: SchedulerDeps) {
     lastPassAt = clock.now();
   };
 
+  /** A failed pass or claim is logged and tried again within a second (or the poll interval). */
+  const retrySoon = (err: unknown) => {
+    log.error({ err }, 'scheduler pass failed; retrying on the next wake');
+    timer?.cancel();
+    if (!stopped) timer = clock.at(clock.now() + Math.min(options.pollMs, 1000), wake);
+  };
+  // Passes (plan, claim, arm) and claims each run one at a time, apart from each other: a claim
+  // after a run ends need not wait for a pass planning a large backlog.
+  const passLoop = singleFlight(() => (stopped ? Promise.resolve() : pass().catch(retrySoon)));
+  const claimLoop = singleFlight(() => (stopped ? Promise.resolve() : claimAndRun(clock.now()).catch(retrySoon)));
   /** Runs a pass now (or right after the current one); resolves when that pass is done. */
-  function wake(): Promise<void> {
-    if (stopped || !started) return Promise.resolve();
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      try {
-        do {
-          again = false;
-          await pass();
-        } while (again && !stopped);
-      } catch (err) {
-        log.error({ err }, 'scheduler pass failed; retrying on the next wake');
-        timer?.cancel();
-        if (!stopped) timer = clock.at(clock.now() + Math.min(options.pollMs, 1000), wake);
-      } finally {
-        running = undefined;
-      }
-    })();
-    return running;
-  }
+  function wake(): Promise<void> { return stopped || !started ? Promise.resolve() : passLoop.run(); }
+  /** The lighter step after a run ends: claim and start, without planning or re-arming. */
+  function refill(): void { if (!stopped && started) void claimLoop.run(); }
 
   return {
     nodeId,
@@ -211,8 +207,9 @@ export function createScheduler(deps: SchedulerDeps) {
     },
     /** Resolves when no pass and no occurrence is in flight (tests await this after moving time). */
     async idle(): Promise<void> {
-      while (running || inFlight.size > 0) {
-        await running;
+      while (passLoop.current || claimLoop.current || inFlight.size > 0) {
+        await passLoop.current;
+        await claimLoop.current;
         await Promise.all([...inFlight]);
       }
     },
@@ -241,12 +238,39 @@ export function createScheduler(deps: SchedulerDeps) {
       if (stopped) return;
       stopped = true;
       timer?.cancel();
-      await running;
+      await passLoop.current;
+      await claimLoop.current;
       await Promise.all([...inFlight]);
     },
   };
 }
 export type Scheduler = ReturnType<typeof createScheduler>;
+
+/** Runs `fn` now, or once more right after the run in progress; resolves when that later run has ended. */
+function singleFlight(fn: () => Promise<void>) {
+  let current: Promise<void> | undefined;
+  let again = false;
+  return {
+    get current() { return current; },
+    run(): Promise<void> {
+      if (current) {
+        again = true;
+        return current;
+      }
+      current = (async () => {
+        try {
+          do {
+            again = false;
+            await fn();
+          } while (again);
+        } finally {
+          current = undefined;
+        }
+      })();
+      return current;
+    },
+  };
+}
 
 /** A Freshworks `$schedule` without `repeat`: it fires once. */
 const isOneTimePlugin = (s: Schedule) => s.kind === 'plugin' && s.recurrence.type === 'interval' && s.recurrence.everyMs === undefined;

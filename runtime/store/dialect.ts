@@ -194,3 +194,23 @@ export function storeFailure(err: unknown): PlughostError | undefined {
   if (isConnectionError(err)) return new PlughostError('STORE_UNAVAILABLE', 'the database cannot be reached; try again shortly', { cause: err });
   return undefined;
 }
+
+/**
+ * The row-locking clause of a claim's candidate select: PostgreSQL locks the rows it picks and
+ * skips the ones another node's claim holds; SQLite has one writer at a time, so a single
+ * statement is already alone and needs none.
+ */
+export function skipLocked(db: Knex): string {
+  return (db.client as { config: { client: string } }).config.client === 'pg' ? ' FOR UPDATE SKIP LOCKED' : '';
+}
+
+/** `(CAST(? AS t1), …), …` for a VALUES list of `rows`, cast per column so both dialects type the parameters alike. */
+export function valuesList(types: readonly string[], rows: number): string {
+  const row = `(${types.map((t) => `CAST(? AS ${t})`).join(', ')})`;
+  return Array.from({ length: rows }, () => row).join(', ');
+}
+
+/** A raw statement's rows: node-postgres answers a result holding `rows`, sqlite3 the array itself. */
+export function rawRows<T>(result: unknown): T[] {
+  return Array.isArray(result) ? result : (result as { rows: T[] }).rows;
+}

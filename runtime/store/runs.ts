@@ -39,16 +39,18 @@ const toRow = (r: Run): Row => ({
 
 const RUN_COLUMNS = ['id', 'workspace_id', 'installation_id', 'kind', 'trigger', 'target', 'status', 'schedule_id', 'idempotency_key',
   'attempt', 'http_status', 'started_at', 'finished_at', 'duration_ms', 'log', 'error'] as const satisfies ReadonlyArray<keyof Row>;
+/** Runs per INSERT statement: a batch of at most this many is written atomically by its one statement. */
+export const RUNS_PER_STATEMENT = 100;
 const ROW_PLACEHOLDERS = `(${RUN_COLUMNS.map(() => '?').join(', ')})`;
 
 export function runsTable(db: Knex) {
   return {
     async insertMany(runs: Run[]): Promise<void> {
-      // One hand-built multi-row INSERT per 100 runs: the run log is written on every plugin
+      // One hand-built multi-row INSERT per RUNS_PER_STATEMENT runs: the run log is written on every plugin
       // call, and knex's per-row query building cost more than the write itself. Column names
       // are ours; every value is a bound parameter.
-      for (let i = 0; i < runs.length; i += 100) {
-        const rows = runs.slice(i, i + 100).map(toRow);
+      for (let i = 0; i < runs.length; i += RUNS_PER_STATEMENT) {
+        const rows = runs.slice(i, i + RUNS_PER_STATEMENT).map(toRow);
         const bindings: unknown[] = [];
         for (const r of rows) for (const c of RUN_COLUMNS) bindings.push(r[c]);
         const values = rows.map(() => ROW_PLACEHOLDERS).join(', ');

@@ -1,7 +1,7 @@
 // The schedules table: scheduled webhooks, plugin schedules ($schedule) and Haplo hooks.
 // `next_run_at` is advanced with a conditional update, so only one node plans each slot.
 import type { Knex } from 'knex';
-import { isUniqueViolation } from './dialect.ts';
+import { isUniqueViolation, rawRows, valuesList } from './dialect.ts';
 import type { Recurrence } from '../schedule/recurrence.ts';
 
 export type ScheduleKind = 'webhook' | 'plugin' | 'hook';
@@ -89,9 +89,20 @@ export function schedulesTable(db: Knex) {
     async advance(id: string, from: number, to: number | null, trx: Knex = db): Promise<boolean> {
       return (await trx('schedules').where({ id, next_run_at: from }).update({ next_run_at: to })) === 1;
     },
-    async earliestNextRun(): Promise<number | null> {
-      const row = await db('schedules').where({ active: true }).whereNotNull('next_run_at').min({ t: 'next_run_at' }).first();
-      return row?.t === null || row?.t === undefined ? null : Number(row.t);
+    /**
+     * Moves each schedule's `next_run_at` from `from` to `to` in one statement, only where no
+     * other node moved it first; returns the ids this call moved.
+     */
+    async advanceMany(moves: Array<{ id: string; from: number; to: number | null }>, trx: Knex = db): Promise<Set<string>> {
+      const moved = new Set<string>();
+      for (let i = 0; i < moves.length; i += 500) {
+        const part = moves.slice(i, i + 500);
+        const result = await trx.raw(`WITH v(vid, from_at, to_at) AS (VALUES ${valuesList(['VARCHAR(64)', 'BIGINT', 'BIGINT'], part.length)})
+          UPDATE schedules SET next_run_at = v.to_at FROM v WHERE schedules.id = v.vid AND schedules.next_run_at = v.from_at RETURNING id`,
+        part.flatMap((m) => [m.id, m.from, m.to]));
+        for (const r of rawRows<{ id: string }>(result)) moved.add(r.id);
+      }
+      return moved;
     },
   };
 }

@@ -12,7 +12,7 @@
 // throughput / bare loop throughput.
 import { performance } from 'node:perf_hooks';
 import { newId } from '../../runtime/ids.ts';
-import type { Occurrence } from '../../runtime/store/occurrences.ts';
+import { occurrencesTable, type Occurrence } from '../../runtime/store/occurrences.ts';
 import { buildSchedules, insertSchedules, PER_INSTALLATION, startSchedBenchHost, type BenchKind } from './scheduler-host.ts';
 import { percentile } from './stats.ts';
 
@@ -147,9 +147,9 @@ export async function measureFiring(opts: FiringOptions = {}): Promise<FiringRes
 }
 
 /**
- * Inserts one fresh pending occurrence per schedule, then claims and finishes them all:
- * select a batch of claimable rows, and for each row the conditional claim UPDATE and the
- * conditional finish UPDATE, as runtime/store/occurrences.ts writes them.
+ * Inserts one fresh pending occurrence per schedule, then claims and finishes them all with the
+ * ledger's own statements (runtime/store/occurrences.ts): `claimBatch` of `batch` rows, then one
+ * `finishMany` for them, until nothing is claimable.
  */
 export async function bareClaimLoop(db: import('knex').Knex, schedules: Array<{ id: string; workspaceId: string }>, batch: number, progress: (line: string) => void) {
   const now = Date.now();
@@ -157,31 +157,17 @@ export async function bareClaimLoop(db: import('knex').Knex, schedules: Array<{ 
     id: newId('occ', now), scheduleId: s.id, workspaceId: s.workspaceId, dueAt: now, idempotencyKey: `bare:${s.id}@${now}`, trigger: 'schedule',
     status: 'pending', attempt: 0, failures: 0, availableAt: now, leaseOwner: null, leaseUntil: null, lastRunId: null, error: null, createdAt: now, finishedAt: null,
   }));
-  await db.transaction(async (trx) => {
-    for (let i = 0; i < rows.length; i += 50) {
-      await trx('occurrences').insert(rows.slice(i, i + 50).map((o) => ({
-        id: o.id, schedule_id: o.scheduleId, workspace_id: o.workspaceId, due_at: o.dueAt, idempotency_key: o.idempotencyKey, trigger: o.trigger,
-        status: o.status, attempt: o.attempt, failures: o.failures, available_at: o.availableAt, lease_owner: null, lease_until: null,
-        last_run_id: null, error: null, created_at: o.createdAt, finished_at: null,
-      })));
-    }
-  });
+  const ledger = occurrencesTable(db);
+  await db.transaction((trx) => ledger.insertNew(rows, trx));
   const owner = 'bare-loop';
   const t0 = performance.now();
   let done = 0;
   for (;;) {
     const at = Date.now();
-    const claimable: Array<{ id: string; status: string; attempt: number }> = await db('occurrences')
-      .where({ status: 'pending' }).andWhere('available_at', '<=', at).orderBy('available_at').limit(batch).select('id', 'status', 'attempt');
-    if (claimable.length === 0) break;
-    for (const o of claimable) {
-      const claimed = await db('occurrences').where({ id: o.id, status: o.status, attempt: o.attempt })
-        .update({ status: 'running', lease_owner: owner, lease_until: at + 90_000, attempt: Number(o.attempt) + 1 });
-      if (claimed !== 1) continue;
-      const finished = await db('occurrences').where({ id: o.id, lease_owner: owner, status: 'running' })
-        .update({ status: 'succeeded', lease_owner: null, lease_until: null, failures: 0, last_run_id: null, error: null, finished_at: Date.now() });
-      if (finished === 1) done++;
-    }
+    const claimed = (await ledger.claimBatch(at, owner, at + 90_000, batch)).filter((o) => o.status === 'running');
+    if (claimed.length === 0) break;
+    const finished = await ledger.finishMany(owner, claimed.map((o) => ({ id: o.id, status: 'succeeded', failures: 0, lastRunId: null, error: null, finishedAt: Date.now() })));
+    done += finished.size;
   }
   const ms = performance.now() - t0;
   progress(`bare claim loop: ${done}/${rows.length} claimed and finished in ${Math.round(ms)} ms`);

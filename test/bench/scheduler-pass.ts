@@ -34,7 +34,7 @@ export interface PassCostRow {
   queries: Record<PassQuery, number>;
 }
 
-export type PassQuery = 'schedules.due' | 'occurrences.claimable' | 'schedules.earliestNextRun' | 'occurrences.earliestWake';
+export type PassQuery = 'schedules.due' | 'occurrences.claimBatch' | 'occurrences.nextWake';
 
 export type PassSeriesName = 'not due' | 'paused';
 
@@ -99,9 +99,9 @@ async function measureSeries(name: PassSeriesName, unsorted: number[], opts: Pas
       const q = host.store;
       const queries: Record<PassQuery, number> = {
         'schedules.due': median(await time(() => q.schedules.due(now, host.options.schedules.batch), samples, warmup)),
-        'occurrences.claimable': median(await time(() => q.occurrences.claimable(now, host.options.schedules.batch), samples, warmup)),
-        'schedules.earliestNextRun': median(await time(() => q.schedules.earliestNextRun(), samples, warmup)),
-        'occurrences.earliestWake': median(await time(() => q.occurrences.earliestWake(), samples, warmup)),
+        // Nothing is claimable in either series, so the claim statement changes nothing.
+        'occurrences.claimBatch': median(await time(() => q.occurrences.claimBatch(now, host.scheduler.nodeId, now + 1, host.options.schedules.concurrency), samples, warmup)),
+        'occurrences.nextWake': median(await time(() => q.occurrences.nextWake(), samples, warmup)),
       };
       rows.push({ schedules: size, medianMs: median(wake), p90Ms: percentile(wake, 90), minMs: Math.min(...wake), queries });
       progress(`scheduler pass (${name}): ${size} schedules: wake() median ${median(wake).toFixed(3)} ms`);
@@ -119,11 +119,12 @@ async function measureSeries(name: PassSeriesName, unsorted: number[], opts: Pas
 async function queryPlans(db: import('knex').Knex, now: number, batch: number): Promise<Record<string, string[]>> {
   const queries: Record<string, import('knex').Knex.QueryBuilder> = {
     'schedules.due': db('schedules').where('next_run_at', '<=', now).andWhere({ active: true }).orderBy('next_run_at').limit(batch),
-    'occurrences.claimable (pending)': db('occurrences').where({ status: 'pending' }).andWhere('available_at', '<=', now).orderBy('available_at').limit(batch),
-    'occurrences.claimable (lapsed)': db('occurrences').where({ status: 'running' }).andWhere('lease_until', '<=', now).orderBy('lease_until').limit(batch),
-    'schedules.earliestNextRun': db('schedules').where({ active: true }).whereNotNull('next_run_at').min({ t: 'next_run_at' }).first(),
-    'occurrences.earliestWake (pending)': db('occurrences').where({ status: 'pending' }).min({ t: 'available_at' }).first(),
-    'occurrences.earliestWake (running)': db('occurrences').where({ status: 'running' }).min({ t: 'lease_until' }).first(),
+    'occurrences.claimBatch (candidates)': db('occurrences').select('id')
+      .where((w) => w.where({ status: 'pending' }).andWhere('available_at', '<=', now))
+      .orWhere((w) => w.where({ status: 'running' }).andWhere('lease_until', '<=', now)).orderBy(['available_at', 'id']).limit(batch),
+    'occurrences.nextWake (schedules)': db('schedules').where({ active: true }).whereNotNull('next_run_at').min({ t: 'next_run_at' }).first(),
+    'occurrences.nextWake (pending)': db('occurrences').where({ status: 'pending' }).min({ t: 'available_at' }).first(),
+    'occurrences.nextWake (running)': db('occurrences').where({ status: 'running' }).min({ t: 'lease_until' }).first(),
   };
   const out: Record<string, string[]> = {};
   for (const [name, qb] of Object.entries(queries)) {

@@ -86,11 +86,11 @@ export function formatScheduler(r: SchedulerBenchResult): string {
     out.push(x.name === 'not due'
       ? `scheduler pass, nothing due (host.scheduler.wake(), ${r.pass!.samples} samples each), by stored schedules (active, due later)`
       : `scheduler pass, nothing due, by stored PAUSED schedules whose next_run_at has passed (inactive webhooks)`);
-    out.push(`  ${'schedules'.padEnd(11)}${'median ms'.padStart(10)}${'p90 ms'.padStart(9)}${'min ms'.padStart(9)}   median ms per query: due / claimable / earliestNextRun / earliestWake`);
+    out.push(`  ${'schedules'.padEnd(11)}${'median ms'.padStart(10)}${'p90 ms'.padStart(9)}${'min ms'.padStart(9)}   median ms per query: due / claimBatch / nextWake`);
     for (const row of x.rows) {
       const q = row.queries;
       out.push(`  ${f0(row.schedules).padEnd(11)}${f3(row.medianMs).padStart(10)}${f3(row.p90Ms).padStart(9)}${f3(row.minMs).padStart(9)}   `
-        + `${f3(q['schedules.due'])} / ${f3(q['occurrences.claimable'])} / ${f3(q['schedules.earliestNextRun'])} / ${f3(q['occurrences.earliestWake'])}`);
+        + `${f3(q['schedules.due'])} / ${f3(q['occurrences.claimBatch'])} / ${f3(q['occurrences.nextWake'])}`);
     }
     out.push(`  growth ${f0(x.rows.at(-1)!.schedules)} vs ${f0(x.rows[0]!.schedules)}: ${f2(x.growth)}x`);
   }
