@@ -20,11 +20,26 @@ function formatter(tz: string): Intl.DateTimeFormat {
   return f;
 }
 
+// formatToParts costs microseconds and a schedule's times repeat (many schedules share a
+// minute, and each firing computes its next time): the walls of recent whole seconds are kept
+// per zone, at most WALL_MEMO of them (dropped all at once when full).
+const WALL_MEMO = 4096;
+const walls = new Map<string, Map<number, number>>();
+
 /** The wall time (as fake-UTC ms, whole seconds) that `instant` shows in `tz`. */
 export function instantToWall(instant: number, tz: string): number {
-  const parts: Record<string, number> = {};
-  for (const p of formatter(tz).formatToParts(new Date(instant))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  return Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!) + (instant - Math.floor(instant / 1000) * 1000);
+  const second = Math.floor(instant / 1000);
+  let memo = walls.get(tz);
+  if (!memo) walls.set(tz, (memo = new Map()));
+  let wall = memo.get(second);
+  if (wall === undefined) {
+    const parts: Record<string, number> = {};
+    for (const p of formatter(tz).formatToParts(new Date(second * 1000))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
+    wall = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
+    if (memo.size >= WALL_MEMO) memo.clear();
+    memo.set(second, wall);
+  }
+  return wall + (instant - second * 1000);
 }
 
 /** The zone's offset from UTC at `instant`, in ms (positive east of Greenwich). */
