@@ -88,7 +88,10 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     });
     releases.push(() => recorder.close()); // last before the store: every run recorded before it goes
     // The sandbox's gauge is read at scrape time only, once the sandbox exists.
-    const metrics = createMetrics({ warmIsolates: () => sandbox.stats().warm, sandbox: () => sandbox.stats(), recorder: () => recorder.stats() });
+    const metrics = createMetrics({
+      warmIsolates: () => sandbox.stats().warm, sandbox: () => sandbox.stats(), recorder: () => recorder.stats(),
+      scheduler: () => scheduler.counts(), // read at scrape time, after the scheduler exists
+    });
     events.on('sandbox:fatal', ({ reason }) => metrics.fatal.inc({ reason: reason.split(':')[0]! }));
     const runLog = createRunLog({ recorder, events, metrics });
     // Plugins call services that are plugin code again (and the host's integration-message

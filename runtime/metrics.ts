@@ -2,6 +2,7 @@
 // several hosts in one process, as in tests, do not collide).
 import client from 'prom-client';
 import type { SandboxStats } from './sandbox/sandbox.ts';
+import type { SchedulerCounts } from './schedule/scheduler.ts';
 
 export interface MetricSources {
   warmIsolates: () => number;
@@ -9,6 +10,8 @@ export interface MetricSources {
   sandbox?: () => Pick<SandboxStats, 'memoryMb' | 'memoryBudgetMb' | 'evictions' | 'inFlight'>;
   /** The run recorder's counts, for `plughost_run_recorder_backlog` (0 without it). */
   recorder?: () => { backlog: number; lost: number };
+  /** The scheduler's counters, for the `plughost_scheduler_*` counters. */
+  scheduler?: () => SchedulerCounts;
 }
 
 export function createMetrics(gauges: MetricSources) {
@@ -48,6 +51,16 @@ export function createMetrics(gauges: MetricSources) {
       name: 'plughost_invocations_in_flight', help: 'Invocations, service calls and preloads running or queued in the sandbox', registers: [registry],
       collect() { this.set(sandbox().inFlight); },
     });
+  }
+  const scheduler = gauges.scheduler;
+  if (scheduler) {
+    const counter = (name: string, help: string, of: keyof SchedulerCounts) => new client.Counter({
+      name, help, registers: [registry], collect() { this.reset(); this.inc(scheduler()[of]); },
+    });
+    counter('plughost_scheduler_claims_total', 'Claim statements this node ran', 'claims');
+    counter('plughost_scheduler_claimed_total', 'Occurrences this node claimed', 'claimed');
+    counter('plughost_scheduler_plan_conflicts_total', 'Due schedules this node read that another node planned first', 'planConflicts');
+    counter('plughost_scheduler_lost_leases_total', 'Outcomes not recorded because the lease had passed to another node', 'lostLeases');
   }
   /** Runs never written to the store; the host incs it from the recorder's onLost. */
   const runsLost = new client.Counter({

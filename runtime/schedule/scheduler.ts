@@ -47,10 +47,14 @@ export function createScheduler(deps: SchedulerDeps) {
    */
   let planned = new Map<string, Schedule>();
   let timer: TimerHandle | undefined;
+  /** A real-clock look again while another node holds work (see arm). */
+  let recheck: NodeJS.Timeout | undefined;
+  let contendedMs = 0;
   let started = false;
   let stopped = false;
   let lastPassAt: number | null = null;
   let passes = 0;
+  const counts: SchedulerCounts = { claims: 0, claimed: 0, planConflicts: 0, lostLeases: 0 };
 
   const outcomes = createOutcomes({
     store, log, owner: nodeId, leaseMs: options.leaseMs, delayMs: options.outcomeDelayMs, maxBatch: options.batch,
@@ -59,29 +63,29 @@ export function createScheduler(deps: SchedulerDeps) {
   });
 
   /** Plans one batch of due schedules in one transaction; true when there may be more. */
-  const planBatch = async (now: number): Promise<boolean> => {
-    const due = await store.schedules.due(now, options.batch);
+  const planBatch = async (now: number): Promise<boolean> => store.db.transaction(async (trx) => {
+    // Locked while planned (PostgreSQL), so other nodes planning at once take other schedules.
+    const due = await store.schedules.due(now, options.batch, trx);
     if (due.length === 0) return false;
     for (const s of due) planned.set(s.id, s);
     const plans = due.map((s) => ({ s, p: planSchedule(s, now, options.graceMs, options.catchUpCap) }));
-    await store.db.transaction(async (trx) => {
-      // Only the node that moves next_run_at inserts; the unique key guards the rest.
-      const moved = await store.schedules.advanceMany(plans.map(({ s, p }) => ({ id: s.id, from: s.nextRunAt!, to: p.next })), trx);
-      const rows: Occurrence[] = [];
-      for (const { s, p } of plans) {
-        if (!moved.has(s.id)) continue;
-        for (const o of p.occurrences) {
-          rows.push({
-            id: newId('occ', now), scheduleId: s.id, workspaceId: s.workspaceId, dueAt: o.dueAt, idempotencyKey: `${s.id}@${o.dueAt}`,
-            trigger: o.trigger, status: 'pending', attempt: 0, failures: 0, availableAt: o.dueAt, leaseOwner: null, leaseUntil: null,
-            lastRunId: null, error: null, createdAt: now, finishedAt: null,
-          });
-        }
+    // Only the node that moves next_run_at inserts; the unique key guards the rest.
+    const moved = await store.schedules.advanceMany(plans.map(({ s, p }) => ({ id: s.id, from: s.nextRunAt!, to: p.next })), trx);
+    counts.planConflicts += plans.length - moved.size;
+    const rows: Occurrence[] = [];
+    for (const { s, p } of plans) {
+      if (!moved.has(s.id)) continue;
+      for (const o of p.occurrences) {
+        rows.push({
+          id: newId('occ', now), scheduleId: s.id, workspaceId: s.workspaceId, dueAt: o.dueAt, idempotencyKey: `${s.id}@${o.dueAt}`,
+          trigger: o.trigger, status: 'pending', attempt: 0, failures: 0, availableAt: o.dueAt, leaseOwner: null, leaseUntil: null,
+          lastRunId: null, error: null, createdAt: now, finishedAt: null,
+        });
       }
-      if (rows.length > 0) await store.occurrences.insertNew(rows, trx);
-    });
+    }
+    if (rows.length > 0) await store.occurrences.insertNew(rows, trx);
     return due.length === options.batch;
-  };
+  });
 
   const execute = async (s: Schedule, o: Occurrence, attempt: number) => {
     const trigger = attempt > 1 ? 'retry' : o.trigger;
@@ -112,7 +116,10 @@ export function createScheduler(deps: SchedulerDeps) {
     });
     if (status === 'pending') void wake(); // the retry's time must be armed
     if (recorded === undefined) return; // logged: the lease decides, as after a crash
-    if (!recorded) log.warn({ occurrence: o.id }, 'lost the lease before finishing; another node re-ran this occurrence');
+    if (!recorded) {
+      counts.lostLeases++;
+      log.warn({ occurrence: o.id }, 'lost the lease before finishing; another node re-ran this occurrence');
+    }
     events.emit('occurrence:finished', { scheduleId: s.id, occurrenceId: o.id, idempotencyKey: o.idempotencyKey, status, runId: result.runId, attempt });
   };
 
@@ -137,6 +144,8 @@ export function createScheduler(deps: SchedulerDeps) {
     const room = options.concurrency - executing;
     if (room <= 0) return;
     const claimed = (await store.occurrences.claimBatch(now, nodeId, now + options.leaseMs, Math.min(room, options.batch))).filter((o) => o.status === 'running');
+    counts.claims++;
+    counts.claimed += claimed.length;
     if (claimed.length === 0) return;
     const unread = [...new Set(claimed.map((o) => o.scheduleId))].filter((id) => !planned.has(id));
     const schedules = unread.length > 0 ? await store.schedules.getMany(unread) : new Map<string, Schedule>();
@@ -148,16 +157,26 @@ export function createScheduler(deps: SchedulerDeps) {
     }
   };
 
-  const arm = async () => {
+  /** Sets the timer for the next pass; `passedAt` is the time the pass that calls it planned up to. */
+  const arm = async (passedAt: number) => {
     if (stopped) return;
     const next = await store.occurrences.nextWake();
     const now = clock.now();
     // A schedule that fell due while this pass ran (the clock moved on) is planned right away,
-    // and a lease that lapsed meanwhile is claimed right away. Pending occurrences already
+    // and a lease that lapsed meanwhile is claimed right away (one due earlier and still
+    // unplanned is being planned by another node, which holds it locked). Pending occurrences already
     // available are waiting their turn (overlap: queue, or no free slot): a finishing run
     // claims again for them, so they must not make the scheduler spin.
-    if (next.schedule !== null && next.schedule <= now) void passLoop.run();
+    if (next.schedule !== null && next.schedule <= now && next.schedule > passedAt) void passLoop.run();
     else if (next.lease !== null && next.lease <= now) void claimLoop.run();
+    // Work this node could not take yet: due schedules another node holds while planning them,
+    // or available occurrences while slots are free (just planned by another node, or waiting
+    // their turn). Look again soon on the real clock, backing off to the poll interval, so a
+    // node that lost the race for planning shares the backlog instead of sleeping through it.
+    const contended = (next.schedule !== null && next.schedule <= passedAt) || (next.pending !== null && next.pending <= now && executing < options.concurrency);
+    contendedMs = contended ? Math.min(Math.max(10, contendedMs * 2), options.pollMs) : 0;
+    if (recheck) clearTimeout(recheck);
+    recheck = contended ? setTimeout(() => void wake(), contendedMs).unref() : undefined;
     const at = Math.min(now + options.pollMs, ...[next.schedule, next.pending, next.lease].filter((t): t is number => t !== null && t > now));
     timer?.cancel();
     timer = clock.at(at, wake);
@@ -172,7 +191,7 @@ export function createScheduler(deps: SchedulerDeps) {
       more = await planBatch(now);
       await claimLoop.run();
     }
-    await arm();
+    await arm(now);
     // Only a pass that got here without throwing counts (health()).
     passes++;
     lastPassAt = clock.now();
@@ -204,6 +223,10 @@ export function createScheduler(deps: SchedulerDeps) {
     /** For health checks: when the last pass that completed without error ended, the longest sleep between passes, and how many such passes there were. */
     health(): { lastPassAt: number | null; pollMs: number; passes: number } {
       return { lastPassAt, pollMs: options.pollMs, passes };
+    },
+    /** Counters since start, for metrics and the cluster bench. */
+    counts(): SchedulerCounts {
+      return { ...counts };
     },
     /** Resolves when no pass and no occurrence is in flight (tests await this after moving time). */
     async idle(): Promise<void> {
@@ -238,6 +261,7 @@ export function createScheduler(deps: SchedulerDeps) {
       if (stopped) return;
       stopped = true;
       timer?.cancel();
+      if (recheck) clearTimeout(recheck);
       await passLoop.current;
       await claimLoop.current;
       await Promise.all([...inFlight]);
@@ -245,6 +269,17 @@ export function createScheduler(deps: SchedulerDeps) {
   };
 }
 export type Scheduler = ReturnType<typeof createScheduler>;
+
+export interface SchedulerCounts {
+  /** Claim statements this node ran. */
+  claims: number;
+  /** Occurrences they claimed for it. */
+  claimed: number;
+  /** Due schedules this node read but another node planned first (the conditional advance found them moved). */
+  planConflicts: number;
+  /** Outcomes not recorded because the lease had passed to another node. */
+  lostLeases: number;
+}
 
 /** Runs `fn` now, or once more right after the run in progress; resolves when that later run has ended. */
 function singleFlight(fn: () => Promise<void>) {

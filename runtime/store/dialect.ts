@@ -201,7 +201,11 @@ export function storeFailure(err: unknown): PlughostError | undefined {
  * statement is already alone and needs none.
  */
 export function skipLocked(db: Knex): string {
-  return (db.client as { config: { client: string } }).config.client === 'pg' ? ' FOR UPDATE SKIP LOCKED' : '';
+  return isPostgres(db) ? ' FOR UPDATE SKIP LOCKED' : '';
+}
+
+export function isPostgres(db: Knex): boolean {
+  return (db.client as { config: { client: string } }).config.client === 'pg';
 }
 
 /** `(CAST(? AS t1), …), …` for a VALUES list of `rows`, cast per column so both dialects type the parameters alike. */

@@ -1,7 +1,7 @@
 // The schedules table: scheduled webhooks, plugin schedules ($schedule) and Haplo hooks.
 // `next_run_at` is advanced with a conditional update, so only one node plans each slot.
 import type { Knex } from 'knex';
-import { isUniqueViolation, rawRows, valuesList } from './dialect.ts';
+import { isPostgres, isUniqueViolation, rawRows, valuesList } from './dialect.ts';
 import type { Recurrence } from '../schedule/recurrence.ts';
 
 export type ScheduleKind = 'webhook' | 'plugin' | 'hook';
@@ -80,9 +80,15 @@ export function schedulesTable(db: Knex) {
     async delete(id: string): Promise<boolean> {
       return (await db('schedules').where({ id }).delete()) > 0;
     },
-    /** Active schedules due by `now`, oldest first. */
-    async due(now: number, limit: number): Promise<Schedule[]> {
-      const rows: Row[] = await db('schedules').where({ active: true }).andWhere('next_run_at', '<=', now).orderBy('next_run_at').limit(limit);
+    /**
+     * Active schedules due by `now`, oldest first. Inside a transaction on PostgreSQL the rows
+     * are locked and rows another node's planning holds are skipped, so nodes planning at once
+     * take disjoint batches.
+     */
+    async due(now: number, limit: number, trx: Knex = db): Promise<Schedule[]> {
+      const q = trx('schedules').where({ active: true }).andWhere('next_run_at', '<=', now).orderBy('next_run_at').limit(limit);
+      if (trx.isTransaction && isPostgres(trx)) q.forUpdate().skipLocked();
+      const rows: Row[] = await q;
       return rows.map(toSchedule);
     },
     /** Moves `next_run_at` only if no other node moved it first; true when this call did. */

@@ -25,6 +25,11 @@ test('the cluster bench runs with tiny sizes and every run fires each occurrence
       assert.ok(Number.isFinite(n) && n > 0, `${what} = ${n} is a positive number`);
     }
     assert.ok(x.firstFireMs <= x.wallMs, 'the first fire comes before the last finish');
+    // Claims are batches: fewer claim statements than occurrences; nothing was refused for a lease.
+    assert.ok(x.ledger.claims > 0 && x.ledger.claims < COUNT, `${x.ledger.claims} claim statements for ${COUNT} occurrences`);
+    assert.equal(x.ledger.lostLeases, 0);
+    assert.equal(x.ledger.collisionsPerOccurrence, x.ledger.planConflicts / COUNT);
+    if (x.nodes === 1) assert.equal(x.ledger.planConflicts, 0, 'one process has nobody to collide with');
   }
   assert.deepEqual(r.summary.map((s) => s.nodes), [1, 2, 3]);
   assert.equal(r.summary[0]!.ratio, 1);

@@ -53,6 +53,24 @@ export interface ClusterRun {
   /** Occurrences each process fired (attempt 1), in process order. */
   perNode: number[];
   check: { occurrences: number; succeededAttemptOne: number; runs: number; distinctRunKeys: number; firedEvents: number; distinctFired: number; noneTwice: boolean };
+  /**
+   * From every process's `/metrics` (plughost_scheduler_*), summed: claim statements, due
+   * schedules a process read but another planned first, and outcomes refused for a lease
+   * another process held. Collisions per occurrence = (plan conflicts + lost leases) / count.
+   */
+  ledger: { claims: number; claimsPerOccurrence: number; planConflicts: number; lostLeases: number; collisionsPerOccurrence: number };
+}
+
+/** The plughost_scheduler_* counters of one process, read from its Prometheus text. */
+async function schedulerCounters(n: HostChild): Promise<Record<'claims' | 'planConflicts' | 'lostLeases', number>> {
+  const res = await n.api('GET', '/metrics');
+  const text = String(res.body);
+  const read = (name: string) => {
+    const m = new RegExp(`^${name} (\\d+(?:\\.\\d+)?)$`, 'm').exec(text);
+    if (!m) throw new Error(`${name} is missing from /metrics (status ${res.status})`);
+    return Number(m[1]);
+  };
+  return { claims: read('plughost_scheduler_claims_total'), planConflicts: read('plughost_scheduler_plan_conflicts_total'), lostLeases: read('plughost_scheduler_lost_leases_total') };
 }
 
 export interface ClusterBenchResult {
@@ -121,6 +139,12 @@ async function oneRun(nodeCount: number, count: number, timeoutMs: number, progr
 
     const fired = nodes.map((n) => n.events.filter((e) => e.name === 'schedule:fired').map((e) => String(e.info.occurrenceId)));
     const perNode = fired.map((f) => f.length);
+    const counters = await Promise.all(nodes.map(schedulerCounters));
+    const sum = (k: 'claims' | 'planConflicts' | 'lostLeases') => counters.reduce((a, c) => a + c[k], 0);
+    const ledgerCounts = {
+      claims: sum('claims'), claimsPerOccurrence: sum('claims') / count, planConflicts: sum('planConflicts'), lostLeases: sum('lostLeases'),
+      collisionsPerOccurrence: (sum('planConflicts') + sum('lostLeases')) / count,
+    };
     for (const n of nodes) await n.close(); // flushes the run recorders
     nodes = [];
 
@@ -137,9 +161,10 @@ async function oneRun(nodeCount: number, count: number, timeoutMs: number, progr
         noneTwice: occurrences === count && succeededAttemptOne === count && runs === count && distinctRunKeys === count && all.length === count && distinctFired === count,
       };
       const run: ClusterRun = {
-        nodes: nodeCount, count, insertMs, firstFireMs: firstFire - t0, wallMs, firingsPerSec: count / (wallMs / 1000), perNode, check,
+        nodes: nodeCount, count, insertMs, firstFireMs: firstFire - t0, wallMs, firingsPerSec: count / (wallMs / 1000), perNode, check, ledger: ledgerCounts,
       };
-      progress(`  ${nodeCount} process(es): ${Math.round(run.firingsPerSec)} firings/s (${Math.round(wallMs)} ms), per process ${JSON.stringify(perNode)}, none twice: ${check.noneTwice ? 'yes' : 'NO'}`);
+      progress(`  ${nodeCount} process(es): ${Math.round(run.firingsPerSec)} firings/s (${Math.round(wallMs)} ms), per process ${JSON.stringify(perNode)}, none twice: ${check.noneTwice ? 'yes' : 'NO'}, `
+        + `collisions/occurrence ${ledgerCounts.collisionsPerOccurrence.toFixed(3)}, claims/occurrence ${ledgerCounts.claimsPerOccurrence.toFixed(3)}`);
       return run;
     } finally {
       await ledger.destroy();
@@ -177,12 +202,13 @@ export function formatCluster(r: ClusterBenchResult): string {
   out.push(`cluster firing: ${f0(r.count)} one-time plugin schedules due at one instant, PostgreSQL (${r.database}), a fresh schema per run,`);
   out.push(`virtual clocks set together to the due instant, real wall time to the last finish; ${r.rounds} round(s)`);
   out.push('');
-  out.push(`  ${'processes'.padEnd(11)}${'firings/s'.padStart(10)}${'ratio to 1'.padStart(12)}${'wall ms'.padStart(10)}${'1st fire ms'.padStart(13)}   fired per process      none twice`);
+  out.push(`  ${'processes'.padEnd(11)}${'firings/s'.padStart(10)}${'ratio to 1'.padStart(12)}${'wall ms'.padStart(10)}${'1st fire ms'.padStart(13)}${'collisions/occ'.padStart(16)}${'claims/occ'.padStart(12)}   fired per process      none twice`);
   for (const s of r.summary) {
     const mine = r.runs.filter((x) => x.nodes === s.nodes);
     const one = mine[0]!;
     out.push(`  ${String(s.nodes).padEnd(11)}${f0(s.medianPerSec).padStart(10)}${s.ratio.toFixed(2).padStart(12)}${f0(median(mine.map((x) => x.wallMs))).padStart(10)}`
-      + `${f0(median(mine.map((x) => x.firstFireMs))).padStart(13)}   ${JSON.stringify(one.perNode).padEnd(22)} ${mine.every((x) => x.check.noneTwice) ? 'yes' : 'NO'}`);
+      + `${f0(median(mine.map((x) => x.firstFireMs))).padStart(13)}${median(mine.map((x) => x.ledger.collisionsPerOccurrence)).toFixed(3).padStart(16)}`
+      + `${median(mine.map((x) => x.ledger.claimsPerOccurrence)).toFixed(3).padStart(12)}   ${JSON.stringify(one.perNode).padEnd(22)} ${mine.every((x) => x.check.noneTwice) ? 'yes' : 'NO'}`);
   }
   if (r.rounds > 1) {
     out.push('');
