@@ -76,7 +76,6 @@ export function createOutcomes(deps: OutcomesDeps) {
         waiting.push({ change, resolve });
         schedule();
       });
-    }
+    },
   };
 }
-export type Outcomes = ReturnType<typeof createOutcomes>;

@@ -163,10 +163,7 @@ export function createScheduler(deps: SchedulerDeps) {
     const next = await store.occurrences.nextWake();
     const now = clock.now();
     // A schedule that fell due while this pass ran (the clock moved on) is planned right away,
-    // and a lease that lapsed meanwhile is claimed right away (one due earlier and still
-    // unplanned is being planned by another node, which holds it locked). Pending occurrences already
-    // available are waiting their turn (overlap: queue, or no free slot): a finishing run
-    // claims again for them, so they must not make the scheduler spin.
+    // and a lease that lapsed meanwhile is claimed right away.
     if (next.schedule !== null && next.schedule <= now && next.schedule > passedAt) void passLoop.run();
     else if (next.lease !== null && next.lease <= now) void claimLoop.run();
     // Work this node could not take yet: due schedules another node holds while planning them,
@@ -244,7 +241,7 @@ export function createScheduler(deps: SchedulerDeps) {
     async runNow(s: Schedule): Promise<{ occurrenceId: string; idempotencyKey: string }> {
       const now = clock.now();
       // Consumed before it runs, so a pass at its due time cannot fire it a second time meanwhile.
-      if (isOneTimePlugin(s) && s.nextRunAt !== null) await store.schedules.advance(s.id, s.nextRunAt, null);
+      if (isOneTimePlugin(s) && s.nextRunAt !== null) await store.schedules.advanceMany([{ id: s.id, from: s.nextRunAt, to: null }]);
       const id = newId('occ', now);
       const o: Occurrence = {
         id, scheduleId: s.id, workspaceId: s.workspaceId, dueAt: now, idempotencyKey: `${s.id}@manual-${id}`, trigger: 'manual',

@@ -91,10 +91,6 @@ export function schedulesTable(db: Knex) {
       const rows: Row[] = await q;
       return rows.map(toSchedule);
     },
-    /** Moves `next_run_at` only if no other node moved it first; true when this call did. */
-    async advance(id: string, from: number, to: number | null, trx: Knex = db): Promise<boolean> {
-      return (await trx('schedules').where({ id, next_run_at: from }).update({ next_run_at: to })) === 1;
-    },
     /**
      * Moves each schedule's `next_run_at` from `from` to `to` in one statement, only where no
      * other node moved it first; returns the ids this call moved.
