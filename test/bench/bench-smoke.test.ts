@@ -60,4 +60,9 @@ test('cold start runs end to end and reports install, cold and warm times', asyn
   }
   positive(r.ratioP50, 'cold/warm p50');
   positive(r.ratioP99, 'cold/warm p99');
+  // Six installations stay under maxIsolates: none was evicted, so there is no after-eviction figure.
+  assert.ok(r.maxIsolates > 6);
+  assert.equal(r.afterEviction, null);
+  assert.deepEqual(r.samples.afterEvictionMs, []);
+  assert.ok(Number.isFinite(r.rssPerInstallationMb), `RSS per installation ${r.rssPerInstallationMb}`);
 });

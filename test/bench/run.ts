@@ -21,7 +21,7 @@ import { formatHostile, measureHostile, type HostileResult } from './hostile.ts'
 import { formatScheduler, measureScheduler, type SchedulerBenchResult } from './scheduler.ts';
 import { formatSchedulerPeers, measureSchedulerPeers, type PeersResult } from './scheduler-peers.ts';
 
-export const GOALS = { minThroughputRatio: 0.5, maxColdP50Ms: 5 };
+export const GOALS = { minThroughputRatio: 0.5, maxColdP50Ms: 5, maxColdP99Ms: 10, maxAfterEvictionP50Ms: 5, maxRssPerInstallationMb: 1 };
 
 const { values } = parseArgs({
   options: {
@@ -89,6 +89,9 @@ if (values.only === 'scheduler-peers') {
 const goals = {
   throughputRatio: throughput ? { goal: `>= ${GOALS.minThroughputRatio}`, value: throughput.ratio, met: throughput.ratio >= GOALS.minThroughputRatio } : null,
   coldP50Ms: cold ? { goal: `< ${GOALS.maxColdP50Ms} ms`, value: cold.cold.p50Ms, met: cold.cold.p50Ms < GOALS.maxColdP50Ms } : null,
+  coldP99Ms: cold ? { goal: `< ${GOALS.maxColdP99Ms} ms`, value: cold.cold.p99Ms, met: cold.cold.p99Ms < GOALS.maxColdP99Ms } : null,
+  afterEvictionP50Ms: cold?.afterEviction ? { goal: `< ${GOALS.maxAfterEvictionP50Ms} ms`, value: cold.afterEviction.p50Ms, met: cold.afterEviction.p50Ms < GOALS.maxAfterEvictionP50Ms } : null,
+  rssPerInstallationMb: cold ? { goal: `<= ${GOALS.maxRssPerInstallationMb} MiB`, value: cold.rssPerInstallationMb, met: cold.rssPerInstallationMb <= GOALS.maxRssPerInstallationMb } : null,
   hostile: hostile ? { goal: `neighbour p99 and mean under attack <= ${hostile.goals.maxP99Ratio}x alone, RSS <= ${hostile.isolateMemoryMb} MiB`, attacksMet: hostile.goals.met, attacks: hostile.goals.of, met: hostile.goals.met === hostile.goals.of } : null,
 };
 
@@ -114,14 +117,18 @@ if (values.json) {
     const c = cold;
     out.push('', `cold start: ${c.installs} installs, each into a new workspace`);
     out.push(`  ${''.padEnd(18)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}`);
-    for (const [name, d] of [['install call', c.install], ['cold request', c.cold], ['warm request', c.warm]] as const) {
-      out.push(`  ${name.padEnd(18)}${f2(d.p50Ms).padStart(10)}${f2(d.p99Ms).padStart(10)}`);
+    for (const [name, d] of [['install call', c.install], ['cold request', c.cold], ['warm request', c.warm], ['after eviction', c.afterEviction]] as const) {
+      if (d) out.push(`  ${name.padEnd(18)}${f2(d.p50Ms).padStart(10)}${f2(d.p99Ms).padStart(10)}`);
     }
     out.push(`  ${'cold / warm'.padEnd(18)}${(f2(c.ratioP50) + 'x').padStart(10)}${(f2(c.ratioP99) + 'x').padStart(10)}`);
+    out.push(`  RSS per installation: ${f2(c.rssPerInstallationMb)} MiB (${c.installs} installs, at most ${c.maxIsolates} warm, no forced GC)`);
   }
   if (!peers) out.push('', 'goals'); // the scheduler-peers table prints its own
   if (goals.throughputRatio) out.push(`  throughput ratio plughost/koa ${goals.throughputRatio.goal}: ${f2(goals.throughputRatio.value)} — ${goals.throughputRatio.met ? 'met' : 'NOT met'}`);
   if (goals.coldP50Ms) out.push(`  cold request p50 ${goals.coldP50Ms.goal}: ${f2(goals.coldP50Ms.value)} ms — ${goals.coldP50Ms.met ? 'met' : 'NOT met'}`);
+  if (goals.coldP99Ms) out.push(`  cold request p99 ${goals.coldP99Ms.goal}: ${f2(goals.coldP99Ms.value)} ms — ${goals.coldP99Ms.met ? 'met' : 'NOT met'}`);
+  if (goals.afterEvictionP50Ms) out.push(`  request after an eviction p50 ${goals.afterEvictionP50Ms.goal}: ${f2(goals.afterEvictionP50Ms.value)} ms — ${goals.afterEvictionP50Ms.met ? 'met' : 'NOT met'}`);
+  if (goals.rssPerInstallationMb) out.push(`  RSS per installation ${goals.rssPerInstallationMb.goal}: ${f2(goals.rssPerInstallationMb.value)} MiB — ${goals.rssPerInstallationMb.met ? 'met' : 'NOT met'}`);
   if (goals.hostile) out.push(`  hostile: ${goals.hostile.goal}: met for ${goals.hostile.attacksMet} of ${goals.hostile.attacks} attacks — ${goals.hostile.met ? 'met' : 'NOT met'}`);
   if (scheduler) out.push('', formatScheduler(scheduler));
   if (hostile) out.push('', formatHostile(hostile));
