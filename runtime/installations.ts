@@ -7,7 +7,7 @@ import { newId } from './ids.ts';
 import type { PluginManifest } from './packages/manifest.ts';
 import { redactIparams, validateIparams } from './packages/iparams.ts';
 import type { Sandbox } from './sandbox/sandbox.ts';
-import type { LoadInfo, PackageFiles, SandboxPlugin } from './sandbox/types.ts';
+import type { LoadInfo, SandboxPlugin } from './sandbox/types.ts';
 import type { Secrets } from './secrets.ts';
 import type { Installation } from './store/installations.ts';
 import type { PageRequest } from './store/page.ts';
@@ -25,26 +25,16 @@ export interface InstallationsDeps {
 export function createInstallations(deps: InstallationsDeps) {
   const { store, secrets, sandbox, events, now } = deps;
   const cacheMs = deps.cacheMs ?? 1000;
-  const files = new Map<string, Promise<PackageFiles>>(); // name@version -> files; versions are immutable
   const routes = new Map<string, { at: number; plugin: Promise<SandboxPlugin | undefined> }>();
 
-  const filesOf = (name: string, version: string): Promise<PackageFiles> => {
-    const key = `${name}@${version}`;
-    let p = files.get(key);
-    if (!p) {
-      p = store.pluginVersions.files(name, version);
-      p.catch(() => files.delete(key));
-      files.set(key, p);
-      if (files.size > 200) files.delete(files.keys().next().value!);
-    }
-    return p;
-  };
-
-  const manifestOf = async (name: string, version: string): Promise<PluginManifest> => {
+  // A published version never changes: its files and manifest are read once (the 200 most
+  // recently loaded versions kept), so a route whose cache entry expired waits on one lookup.
+  const filesOf = byVersion((name, version) => store.pluginVersions.files(name, version));
+  const manifestOf = byVersion(async (name, version): Promise<PluginManifest> => {
     const v = await store.pluginVersions.get(name, version);
     if (!v) throw new PlughostError('PLUGIN_NOT_FOUND', `no plugin ${name}@${version} is published`);
     return v.manifest;
-  };
+  });
 
   const toSandboxPlugin = async (inst: Installation): Promise<SandboxPlugin> => {
     const manifest = await manifestOf(inst.pluginName, inst.pluginVersion);
@@ -156,3 +146,19 @@ export function createInstallations(deps: InstallationsDeps) {
   };
 }
 export type Installations = ReturnType<typeof createInstallations>;
+
+/** Memoizes `load` per name@version (a failure is not kept), the 200 most recent. */
+function byVersion<T>(load: (name: string, version: string) => Promise<T>): (name: string, version: string) => Promise<T> {
+  const cache = new Map<string, Promise<T>>();
+  return (name, version) => {
+    const key = `${name}@${version}`;
+    let p = cache.get(key);
+    if (!p) {
+      p = load(name, version);
+      p.catch(() => cache.delete(key));
+      cache.set(key, p);
+      if (cache.size > 200) cache.delete(cache.keys().next().value!);
+    }
+    return p;
+  };
+}
