@@ -2,6 +2,7 @@
 // be given one plugin package. Kept separate from the plugin so that a few can be prepared
 // ahead of need (the spare pool) and a cold installation skips isolate start-up.
 import ivm from 'isolated-vm';
+import { guardExit } from './exit-guard.ts';
 import { guestSource } from './guest-source.ts';
 
 export interface GuestLimits { maxResultBytes: number; maxLogBytes: number }
@@ -33,6 +34,7 @@ export interface PreparedIsolate {
 let compiled: { source: string; cache?: ivm.ExternalCopy<ArrayBuffer> } | undefined;
 
 export async function prepareIsolate(memoryMb: number, limits: GuestLimits): Promise<PreparedIsolate> {
+  guardExit();
   const isolate = new ivm.Isolate({ memoryLimit: memoryMb });
   try {
     const context = await isolate.createContext();
