@@ -21,6 +21,24 @@ function publicRecord(r: DataRecord): Record<string, unknown> {
   return { ...r.fields, id: r.id, name: r.name, folder: { id: r.folderId }, form: { id: r.formId }, createdAt: new Date(r.createdAt).toISOString() };
 }
 
+// A PUT as Zengine's clients send it: `name`, `folder: {id}`, and field values either under
+// `fields` or at the top level (`{field123: 'x'}`, as records are read); null removes a field.
+const recordPatch = z.object({
+  name: z.string().trim().min(1).max(500).optional(),
+  folder: z.object({ id: z.number().int().min(0) }).strict().optional(),
+  fields: z.record(z.string().min(1).max(100), z.unknown()).optional(),
+}).catchall(z.unknown());
+
+function recordChange(body: unknown): { name?: string | undefined; folderId?: number | undefined; fields: Record<string, unknown> } {
+  const { name, folder, fields, ...rest } = parse(recordPatch, body ?? {});
+  const top = Object.fromEntries(Object.entries(rest).filter(([k]) => !RESERVED_FIELDS.has(k)));
+  const all = { ...top, ...(fields ?? {}) };
+  const clash = Object.keys(fields ?? {}).filter((k) => RESERVED_FIELDS.has(k));
+  if (clash.length) throw new PlughostError('INVALID_BODY', `fields may not be named ${clash.join(', ')}`);
+  if (Object.keys(all).some((k) => k.length > 100)) throw new PlughostError('INVALID_BODY', 'field names are at most 100 characters');
+  return { name, folderId: folder?.id, fields: all };
+}
+
 function intParam(value: unknown, name: string, min: number, max: number, fallback: number): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
@@ -44,7 +62,9 @@ export function createDataApi(store: Store, now: () => number) {
       const query: Record<string, unknown> = { ...Object.fromEntries(url.searchParams), ...req.query };
       const parts = url.pathname.split('/').filter(Boolean);
       const method = req.method.toUpperCase();
-      if (parts[0] !== 'forms' || parts.length > 3) throw new PlughostError('NOT_FOUND', `no data API path ${url.pathname}; use /forms, /forms/:id, /forms/:id/folders or /forms/:id/records`);
+      if (parts[0] !== 'forms' || parts.length > 4 || (parts.length === 4 && parts[2] !== 'records')) {
+        throw new PlughostError('NOT_FOUND', `no data API path ${url.pathname}; use /forms, /forms/:id, /forms/:id/folders, /forms/:id/records or /forms/:id/records/:id`);
+      }
       if (parts.length === 1) {
         if (method === 'GET') {
           const forms = await store.data.listForms(workspaceId);
@@ -61,7 +81,15 @@ export function createDataApi(store: Store, now: () => number) {
           }
           if (method === 'POST') return ok({ data: await store.data.createFolder(workspaceId, formId, parse(named, req.body).name) }, 201);
         }
-        if (parts[2] === 'records') {
+        if (parts[2] === 'records' && parts.length === 4) {
+          const recordId = intParam(parts[3], 'record id', 1, 2 ** 53 - 1, 0);
+          if (method === 'GET') return ok({ data: publicRecord(await store.data.record(workspaceId, formId, recordId)) });
+          if (method === 'PUT') return ok({ data: publicRecord(await store.data.updateRecord(workspaceId, formId, recordId, recordChange(req.body))) });
+          if (method === 'DELETE') {
+            await store.data.deleteRecord(workspaceId, formId, recordId);
+            return ok({});
+          }
+        } else if (parts[2] === 'records') {
           if (method === 'GET') {
             const limit = intParam(query.limit, 'limit', 1, 500, 20);
             const page = intParam(query.page, 'page', 1, 1_000_000, 1);

@@ -23,6 +23,7 @@ import { errorMiddleware } from './http/error-middleware.ts';
 import { newToken } from './ids.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { resolveOptions, type HostOptions } from './options.ts';
+import { sanitizedName } from './packages/fdk.ts';
 import { validateIparams } from './packages/iparams.ts';
 import type { PluginManifest } from './packages/manifest.ts';
 import { readPackageDirectory } from './packages/pack.ts';
@@ -254,7 +255,8 @@ export async function startDevServer(options: DevServerOptions) {
       const runningName = () => (running ? `${running.plugin}@${running.version}` : null);
       let hash: string | undefined;
       try {
-        const { manifest, files } = await readPackageDirectory(dir);
+        // An FDK app names no plugin: the folder does, as at publish.
+        const { manifest, files } = await readPackageDirectory(dir, { name: sanitizedName(path.basename(path.resolve(dir))) });
         hash = hashFiles(files);
         if (hash === running?.hash || hash === lastAttempt) return { status: 'unchanged', running: runningName(), durationMs: ms() };
         lastAttempt = hash;

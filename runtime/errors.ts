@@ -19,10 +19,13 @@ export const errorCodes = {
   PLUGIN_NOT_FOUND: { status: 404, doc: 'no published plugin (or version) with that name' },
   INSTALLATION_NOT_FOUND: { status: 404, doc: 'no installation with that id in the workspace' },
   ROUTE_NOT_FOUND: { status: 404, doc: 'no active installation serves that namespace and route' },
+  FUNCTION_NOT_FOUND: { status: 404, doc: 'no active installation in the namespace lists that server method (FDK function)' },
   RECORD_NOT_FOUND: { status: 404, doc: 'no form, folder or record with that id' },
   RUN_NOT_FOUND: { status: 404, doc: 'no run with that id in the workspace' },
   SCHEDULE_NOT_FOUND: { status: 404, doc: 'no scheduled webhook, plugin schedule or hook with that id in the workspace' },
   // conflicts
+  APP_INSTALL_FAILED: { status: 422, doc: "the app's onAppInstall handler refused the installation (its message says why); nothing was installed" },
+  APP_SETTINGS_REFUSED: { status: 422, doc: "the app's onSettingsUpdate handler refused the new installation parameters; nothing changed" },
   WORKSPACE_EXISTS: { status: 409, doc: 'a workspace with that id exists' },
   VERSION_EXISTS: { status: 409, doc: 'that plugin version is published; versions are immutable' },
   NAMESPACE_TAKEN: { status: 409, doc: 'another installation in the workspace uses that namespace' },

@@ -32,7 +32,7 @@ import { pluginScheduleOps } from './schedule/plugin-schedules.ts';
 import { createScheduler } from './schedule/scheduler.ts';
 import { createRouteSignatures } from './schedule/route-signatures.ts';
 import { createWebhooks } from './schedule/webhooks.ts';
-import { dataOps, httpOps, kvOps } from './sandbox/ops/index.ts';
+import { dataOps, fdkRequestOps, httpOps, kvOps, targetUrlOps } from './sandbox/ops/index.ts';
 import { createSandbox } from './sandbox/sandbox.ts';
 import { createSecrets, loadSecretKey } from './secrets.ts';
 import { createStore, type Store } from './store/store.ts';
@@ -98,9 +98,13 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     // builtins call plugin formatters): the registry and the sandbox need each other, so the
     // sandbox reaches the registry, created just below it, through this closure.
     const messages = createIntegrationMessages({ store, egress, cloneGuard, now, registry: () => services, timeoutMs: options.sandbox.timeoutMs, runs: runLog.record, limits: options.limits });
+    let listenUrl: string | undefined; // set by listen()
+    /** Where third parties reach this host: --public-url, else the address it listens on. */
+    const publicBase = () => options.publicUrl ?? listenUrl ?? `http://localhost:${options.port}`;
     const sandbox = await createSandbox({
       ops: {
-        ...httpOps(egress, options.limits), ...dataOps(dataApi), ...kvOps(store.kv, options.kv, now, options.limits),
+        ...httpOps(egress, options.limits), ...fdkRequestOps(egress, options.limits), ...dataOps(dataApi), ...kvOps(store.kv, options.kv, now, options.limits),
+        ...targetUrlOps(secrets, publicBase),
         // The scheduler hears of schedule changes through the event bus (it is created later).
         ...pluginScheduleOps({ store, now, limits: options.schedules, changed: () => events.emit('schedules:changed') }),
       },
@@ -125,6 +129,10 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     const pluginRegistry = createRegistry({ store, events, now });
     const installations = createInstallations({
       store, secrets, sandbox, events, now,
+      async lifecycle(event, plugin, payload) {
+        const { run, outcome } = await (await runs.execute({ kind: 'app-event', workspaceId: plugin.workspaceId, installationId: plugin.installationId, event, payload, plugin }, { trigger: 'manual' })).done;
+        return run.status === 'succeeded' ? undefined : outcome?.error?.message ?? run.error?.message ?? `${event} failed`;
+      },
       async afterChange(inst, loaded) {
         // Hooks are learnt by loading the code; without a load (inactive, broken) keep the known ones.
         const hooks = loaded?.hooks ?? (await store.schedules.ofInstallation(inst.id, 'hook')).map((s) => s.name!);
@@ -146,7 +154,7 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     const workspaces = createWorkspaces(store, now);
     const webhooks = createWebhooks({ store, secrets, now });
     const signatures = createRouteSignatures({ store, webhooks, now });
-    const runs = createRuns({ store, installations, executor, runLog, egress, webhooks, now, routes: { auth, installations, executor, verifySignature: signatures.verify } });
+    const runs = createRuns({ store, installations, executor, runLog, egress, webhooks, now, routes: { auth, installations, executor, verifySignature: signatures.verify, baseUrl: publicBase } });
     const fire = createFire(runs);
     const scheduler = createScheduler({
       store, clock, events, log,
@@ -160,7 +168,7 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     releases.push(() => scheduler.stop());
     if (options.operatorToken) await auth.ensureOperatorToken(options.operatorToken);
     let generatedOperatorToken: string | undefined;
-    const app = createApp({ options, store, workspaces, registry: pluginRegistry, dataApi, recorder, log, metrics, webhooks, scheduler, clock, messages, cloneGuard, auth, installations, runs });
+    const app = createApp({ options, store, workspaces, registry: pluginRegistry, dataApi, recorder, log, metrics, webhooks, scheduler, clock, messages, cloneGuard, auth, installations, runs, secrets });
 
     let server: http.Server | undefined;
     let closing: Promise<void> | undefined;
@@ -235,7 +243,8 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
         })();
         releases.push(() => drainHttp!(0)); // after close() drained: done at once; else cuts now
         const address = s.address() as AddressInfo;
-        return `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${address.port}`;
+        listenUrl = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${address.port}`;
+        return listenUrl;
       },
 
       /**

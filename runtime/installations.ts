@@ -20,9 +20,19 @@ export interface InstallationsDeps {
   store: Store; secrets: Secrets; sandbox: Sandbox; events: HostEvents; now: () => number; cacheMs?: number;
   /** Told after an install or change, with what loading the code revealed (its hooks); undefined if it failed to load or is inactive. */
   afterChange?: (inst: Installation, loaded: LoadInfo | undefined) => Promise<void>;
+  /**
+   * Runs a Freshworks app lifecycle event (onAppInstall, onAppUninstall, onSettingsUpdate,
+   * afterAppUpdate) the manifest declares, as one run; resolves with the app's error message
+   * when it failed (renderData(error), a rejection, a timeout), else undefined.
+   */
+  lifecycle?: (event: LifecycleEvent, plugin: SandboxPlugin, payload: Record<string, unknown>) => Promise<string | undefined>;
 }
 
+export type LifecycleEvent = 'onAppInstall' | 'onAppUninstall' | 'onSettingsUpdate' | 'afterAppUpdate';
+
 export function createInstallations(deps: InstallationsDeps) {
+  /** Whether the manifest declares a handler for a lifecycle event (a host without `lifecycle` runs none). */
+  const declares = (manifest: PluginManifest, event: LifecycleEvent) => deps.lifecycle !== undefined && Object.hasOwn(manifest.events, event);
   const { store, secrets, sandbox, events, now } = deps;
   const cacheMs = deps.cacheMs ?? 1000;
   const routes = new Map<string, { at: number; plugin: Promise<SandboxPlugin | undefined> }>();
@@ -85,11 +95,27 @@ export function createInstallations(deps: InstallationsDeps) {
       const { plain, secure } = validateIparams(manifest, input.iparams ?? {}, {});
       sandbox.admit(manifest, { active: input.active ?? true }); // its isolate must fit the host's memory budget
       const at = now();
-      const inst = await store.installations.insert({
+      const active = input.active ?? true;
+      const checksInstall = declares(manifest, 'onAppInstall');
+      // An app that checks its install is stored inactive until onAppInstall says yes, so the
+      // schedules and data it sets up have their installation; a no removes all of it.
+      let inst = await store.installations.insert({
         id: newId('inst', at), workspaceId, pluginName: input.plugin, pluginVersion: version, namespace: manifest.namespace,
         iparams: plain, secureIparams: Object.keys(secure).length ? secrets.seal(secure) : null,
-        active: input.active ?? true, createdAt: at, updatedAt: at, services: [],
+        active: checksInstall ? false : active, createdAt: at, updatedAt: at, services: [],
       });
+      if (checksInstall) {
+        const refusal = await deps.lifecycle!('onAppInstall', await toSandboxPlugin(inst), {});
+        if (refusal !== undefined) {
+          await store.installations.delete(workspaceId, inst.id);
+          changed(inst, 'uninstalled');
+          throw new PlughostError('APP_INSTALL_FAILED', `${input.plugin}'s onAppInstall refused the installation: ${refusal.split('\n')[0]}`);
+        }
+        if (active) {
+          inst = { ...inst, active: true, updatedAt: Math.max(now(), inst.updatedAt + 1) };
+          await store.installations.update(inst);
+        }
+      }
       changed(inst, 'installed');
       await warm(inst);
       return view(inst);
@@ -112,14 +138,25 @@ export function createInstallations(deps: InstallationsDeps) {
       };
       // Running it needs its isolate to fit; deactivating never does (even one the budget outgrew).
       if (updated.active) sandbox.admit(manifest, { installationId: inst.id, active: true });
+      // onSettingsUpdate may refuse new parameters (renderData(error)), as FDK lets it; nothing changes then.
+      if (input.iparams !== undefined && declares(manifest, 'onSettingsUpdate')) {
+        const refusal = await deps.lifecycle!('onSettingsUpdate', await toSandboxPlugin(updated), {});
+        if (refusal !== undefined) throw new PlughostError('APP_SETTINGS_REFUSED', `${inst.pluginName}'s onSettingsUpdate refused the new parameters: ${refusal.split('\n')[0]}`);
+      }
       await store.installations.update(updated);
       changed(updated, 'updated');
       await warm(updated);
+      if (version !== inst.pluginVersion && updated.active && declares(manifest, 'afterAppUpdate')) {
+        await deps.lifecycle!('afterAppUpdate', await toSandboxPlugin(updated), {}); // its failure is in its run; the update stands
+      }
       return view(updated);
     },
 
     async uninstall(workspaceId: string, id: string) {
       const inst = await store.installations.require(workspaceId, id);
+      const manifest = await manifestOf(inst.pluginName, inst.pluginVersion);
+      // Its failure is in its run: an admin can always remove an app.
+      if (declares(manifest, 'onAppUninstall')) await deps.lifecycle!('onAppUninstall', await toSandboxPlugin(inst), {});
       await store.installations.delete(workspaceId, id);
       changed(inst, 'uninstalled');
     },

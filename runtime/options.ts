@@ -118,6 +118,7 @@ const rawOptions = z.object({
     .transform((v) => v === true || ['1', 'true', 'yes', 'on'].includes(String(v)))
     .default(false),
   secretKey: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters (32 bytes)').optional(),
+  publicUrl: z.string().refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an http(s):// URL').optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Seconds (fractions allowed). */
   drainTimeout: z.coerce.number().min(0).max(3600).default(defaults.drainMs / 1000),
@@ -148,6 +149,8 @@ export interface HostOptions {
   demo: boolean;
   /** Seals secure iparams; else `<data>/secret.key` (SQLite) or one kept in the database (PostgreSQL). */
   secretKey: string | undefined;
+  /** The URL third parties reach this host at (Freshworks target URLs); else the address it listens on. */
+  publicUrl: string | undefined;
   logLevel: string;
   /** Shutdown drain: how long in-flight requests and runs get before they are cut (ms). */
   drainMs: number;
@@ -168,6 +171,7 @@ const envNames: Record<keyof RawOptions, string> = {
   egressMap: 'PLUGHOST_EGRESS_MAP',
   demo: 'PLUGHOST_DEMO',
   secretKey: 'PLUGHOST_SECRET_KEY',
+  publicUrl: 'PLUGHOST_PUBLIC_URL',
   logLevel: 'PLUGHOST_LOG_LEVEL',
   drainTimeout: 'PLUGHOST_DRAIN_TIMEOUT',
   limits: 'PLUGHOST_LIMITS',
@@ -202,6 +206,7 @@ export function resolveOptions(
     egressMap: o.egressMap,
     demo: o.demo,
     secretKey: o.secretKey,
+    publicUrl: o.publicUrl,
     logLevel: o.logLevel,
     drainMs: Math.round(o.drainTimeout * 1000),
     sandbox: { ...defaults.sandbox, ...overrides.sandbox },

@@ -2,6 +2,7 @@
 // what is published.
 import type { HostEvents } from './events.ts';
 import { loadPackage, type ArchiveKind } from './packages/archive.ts';
+import type { PackageIdentity } from './packages/fdk.ts';
 import type { PackageFiles } from './sandbox/types.ts';
 import type { PageRequest } from './store/page.ts';
 import type { Store } from './store/store.ts';
@@ -16,9 +17,9 @@ export function createRegistry(deps: { store: Store; events: HostEvents; now: ()
     return { name: manifest.name, version: manifest.version, namespace: manifest.namespace, displayName: manifest.displayName };
   };
   return {
-    /** Publishes a .zip or .tar.gz; the whole package is checked before anything is stored. */
-    async publish(bytes: Uint8Array, kind?: ArchiveKind) {
-      const { manifest, files } = await loadPackage(bytes, kind);
+    /** Publishes a .zip or .tar.gz; the whole package is checked before anything is stored. `identity` names an FDK app. */
+    async publish(bytes: Uint8Array, kind?: ArchiveKind, identity?: PackageIdentity) {
+      const { manifest, files } = await loadPackage(bytes, kind, identity);
       return publishFiles(manifest, files);
     },
     publishFiles,

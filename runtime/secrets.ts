@@ -1,7 +1,7 @@
 // Secrets at rest: admin tokens are kept as SHA-256 hashes and compared in constant time;
 // secure iparams are sealed with AES-256-GCM under a key kept in the data directory
 // (`secret.key`, mode 0600), or given as PLUGHOST_SECRET_KEY so a cluster shares one.
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PlughostError } from './errors.ts';
@@ -10,6 +10,8 @@ import type { Store } from './store/store.ts';
 export interface Secrets {
   seal(value: unknown): string;
   open(sealed: string): unknown;
+  /** A keyed digest of `text` (HMAC-SHA256, base64url): unguessable without the host's key, the same on every node. */
+  mac(text: string): string;
 }
 
 export function hashToken(token: string): string {
@@ -48,6 +50,7 @@ export async function loadSecretKey(store: Store, dataDir: string, keyHex?: stri
 
 export function createSecrets(key: Buffer): Secrets {
   return {
+    mac: (text) => createHmac('sha256', key).update(text).digest('base64url'),
     seal(value) {
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', key, iv);

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { createHost, type Host } from '../runtime/host.ts';
 import { createLogger } from '../runtime/logger.ts';
 import { resolveOptions, type HostOptions } from '../runtime/options.ts';
+import { isFdkApp, sanitizedName } from '../runtime/packages/fdk.ts';
 import { packFiles, readPackageDirectory } from '../runtime/packages/pack.ts';
 import type { Run } from '../runtime/store/runs.ts';
 import { steppingClock } from './stepping-clock.ts';
@@ -78,6 +79,20 @@ export interface TestInstallation {
   routes: Array<{ route: string; access: string; path: string }>;
   /** Calls one of its routes: `app.call('digest')`, `app.call('digest/sub/path?x=1')`. */
   call(route: string, options?: CallOptions): Promise<CallResult>;
+  /**
+   * Calls one of its server methods (a Freshworks app's `functions`), as FDK's
+   * `client.request.invoke(name, args)` does: `{status, body: {requestID, response} | {requestID, status, message}, runId}`.
+   */
+  invoke(name: string, args?: Record<string, unknown>): Promise<{ status: number; body: any; runId: string | undefined }>;
+}
+
+export interface InstallOptions {
+  iparams?: Record<string, unknown>;
+  workspace?: string;
+  /** An FDK app's name (its manifest has none): default the folder's name, or `fdk-app` for inline files. */
+  name?: string;
+  /** An FDK app's version (default 1.0.0). */
+  version?: string;
 }
 
 export interface RunFilter { kind?: Run['kind']; status?: Run['status']; installation?: string; schedule?: string; workspace?: string }
@@ -96,7 +111,12 @@ export interface TestHost {
   /** The host itself, for what this harness does not cover. */
   host: Host;
   /** Publishes a plugin (folder path or inline files) and installs it; creates the workspace if needed. */
-  install(plugin: string | InlineFiles, options?: { iparams?: Record<string, unknown>; workspace?: string }): Promise<TestInstallation>;
+  install(plugin: string | InlineFiles, options?: InstallOptions): Promise<TestInstallation>;
+  /**
+   * Fires a Freshworks product event (`onTicketCreate`, …) with `data` into every installation
+   * of the workspace that handles it; resolves with their runs once they have finished.
+   */
+  event(name: string, data?: Record<string, unknown>, options?: { workspace?: string }): Promise<Run[]>;
   /** Calls a plugin route: `'namespace/route[/sub][?q=1]'` in the default workspace, or a path from `/`. */
   call(route: string, options?: CallOptions): Promise<CallResult>;
   /** Virtual now, epoch ms. */
@@ -257,19 +277,22 @@ export async function createTestHost(options: TestHostOptions = {}): Promise<Tes
     throw err;
   }
 
-  const publish = async (plugin: string | InlineFiles) => {
+  const publish = async (plugin: string | InlineFiles, opts: InstallOptions) => {
     let files: Map<string, Uint8Array>;
     if (typeof plugin === 'string') {
-      files = (await readPackageDirectory(path.resolve(plugin))).files;
+      files = (await readPackageDirectory(path.resolve(plugin), { name: opts.name ?? sanitizedName(path.basename(path.resolve(plugin))) })).files;
     } else {
       files = new Map(Object.entries(plugin).map(([name, content]) => [name, new Uint8Array(Buffer.from(typeof content === 'string' ? content : JSON.stringify(content)))]));
     }
-    const res = await api('POST', '/api/v1/plugins', await packFiles(files));
+    // An FDK app names no plugin: the query does, as `plughost publish` sends it.
+    const fdk = isFdkApp(files);
+    const identity = fdk ? { name: opts.name ?? (typeof plugin === 'string' ? sanitizedName(path.basename(path.resolve(plugin))) : 'fdk-app'), version: opts.version ?? '1.0.0' } : undefined;
+    const res = await api('POST', `/api/v1/plugins${identity ? `?${new URLSearchParams(identity)}` : ''}`, await packFiles(files));
     if (res.status === 201) return res.body as { name: string; version: string };
     const error = res.body?.error as { code?: string; message?: string; details?: unknown } | undefined;
     if (error?.code === 'VERSION_EXISTS') {
       // The same package again (a second workspace, a second test) is fine; other files are not.
-      const manifest = JSON.parse(Buffer.from(files.get('plugin.json') ?? new Uint8Array()).toString('utf8')) as { name: string; version: string };
+      const manifest = identity ?? JSON.parse(Buffer.from(files.get('plugin.json') ?? new Uint8Array()).toString('utf8')) as { name: string; version: string };
       const stored = await h.store.pluginVersions.files(manifest.name, manifest.version);
       const same = stored.size === files.size && [...files].every(([name, bytes]) => Buffer.compare(Buffer.from(stored.get(name) ?? []), Buffer.from(bytes)) === 0);
       if (same) return manifest;
@@ -327,9 +350,13 @@ export async function createTestHost(options: TestHostOptions = {}): Promise<Tes
     return out;
   };
 
-  const bindInstallation = (view: Omit<TestInstallation, 'call'>): TestInstallation => ({
+  const bindInstallation = (view: Omit<TestInstallation, 'call' | 'invoke'>): TestInstallation => ({
     ...view,
     call: (route, opts = {}) => call(`${view.namespace}/${route.replace(/^\/+/, '')}`, { ...opts, workspace: opts.workspace ?? view.workspaceId }),
+    async invoke(name, args = {}) {
+      const res = await api('POST', `/workspaces/${encodeURIComponent(view.workspaceId)}/${view.namespace}/smi/${encodeURIComponent(name)}`, args);
+      return { status: res.status, body: res.body, runId: res.headers['x-plughost-run'] };
+    },
   });
 
   return {
@@ -337,7 +364,7 @@ export async function createTestHost(options: TestHostOptions = {}): Promise<Tes
 
     async install(plugin, opts = {}) {
       const ws = opts.workspace ?? workspace;
-      const published = await publish(plugin);
+      const published = await publish(plugin, opts);
       await ensureWorkspace(ws);
       const view = await expect('POST', `${wsPath(ws)}/installations`, { plugin: published.name, version: published.version, iparams: opts.iparams ?? {} });
       await settle(); // hooks and schedules the installation brought are planned
@@ -345,6 +372,13 @@ export async function createTestHost(options: TestHostOptions = {}): Promise<Tes
         id: view.id, plugin: view.plugin, version: view.version, namespace: view.namespace, workspaceId: view.workspaceId,
         active: view.active, iparams: view.iparams, routes: view.routes,
       });
+    },
+
+    async event(name, data = {}, opts = {}) {
+      const fired = await expect('POST', `${wsPath(opts.workspace)}/events`, { event: name, data }) as { runs: Array<{ runId: string }> };
+      await Promise.all(fired.runs.map((r) => h.runs.whenDone(r.runId)));
+      await h.recorder.flush();
+      return Promise.all(fired.runs.map((r) => expect('GET', `${wsPath(opts.workspace)}/runs/${r.runId}`) as Promise<Run>));
     },
 
     now: () => inner.now(),

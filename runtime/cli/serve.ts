@@ -16,6 +16,7 @@ export function serveCommand(program: Command): void {
     .option('--operator-token <token>', 'operator token to accept (PLUGHOST_OPERATOR_TOKEN; default: generated on first start)')
     .option('--egress-allow <list>', 'comma list of private hosts or CIDRs plugins may reach (PLUGHOST_EGRESS_ALLOW)')
     .option('--egress-map <list>', 'comma list of host=baseURL to send a host\'s traffic elsewhere (PLUGHOST_EGRESS_MAP)')
+    .option('--public-url <url>', 'the URL third parties reach this host at, for Freshworks target URLs (PLUGHOST_PUBLIC_URL; default: the listen address)')
     .option('--demo', 'seed the demo workspace on an empty store (PLUGHOST_DEMO)')
     .option('--limits <key=value,...>', 'plugin budgets over their defaults, e.g. pendingOps=500,outboundPerInstallation=16 (PLUGHOST_LIMITS; README "Budgets")')
     .option('--drain-timeout <seconds>', 'on SIGTERM/SIGINT, how long in-flight requests and runs may finish (PLUGHOST_DRAIN_TIMEOUT, default 30)')

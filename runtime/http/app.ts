@@ -1,20 +1,24 @@
-// The Koa application: errors, health and metrics, the admin API, then plugin routes.
+// The Koa application: errors, health and metrics, the admin API, then server methods, external events and plugin routes.
 import Koa from 'koa';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import type { Secrets } from '../secrets.ts';
 import type { Store } from '../store/store.ts';
 import { adminApi } from './admin-api.ts';
 import type { ApiDeps } from './api-context.ts';
 import { adminUi } from './admin-ui/index.ts';
 import { errorMiddleware } from './error-middleware.ts';
+import { externalEvents } from './external-events.ts';
 import { healthRoutes } from './health.ts';
 import { pluginRoutes, type PluginRouteDeps } from './plugin-routes.ts';
 import { pollApi } from './poll-api.ts';
+import { serverMethods } from './server-methods.ts';
 
 export interface AppDeps extends ApiDeps, PluginRouteDeps {
   log: Logger;
   metrics: Metrics;
   store: Store;
+  secrets: Secrets;
 }
 
 export function createApp(deps: AppDeps): Koa {
@@ -34,6 +38,8 @@ export function createApp(deps: AppDeps): Koa {
   // The router matches a path against every API route: spare plugin traffic that scan.
   app.use((ctx, next) => (ctx.path.startsWith('/api/') ? apiRoutes(ctx, () => apiMethods(ctx, next)) : next()));
   app.use(adminUi(deps));
+  app.use(serverMethods(deps));
+  app.use(externalEvents(deps));
   app.use(pluginRoutes(deps));
   return app;
 }

@@ -9,8 +9,8 @@ import { extract as tarExtract } from 'tar-stream';
 import { fromBufferPromise, getFileNameLowLevel } from 'yauzl';
 import type { Entry as ZipEntry } from 'yauzl';
 import { PlughostError, isPlughostError } from '../errors.ts';
-import { normalizePackagePath, parseManifestFile, pathProblem } from './manifest.ts';
-import type { PluginManifest } from './manifest.ts';
+import { fdkManifest, isFdkApp, type PackageIdentity } from './fdk.ts';
+import { normalizePackagePath, parseManifestFile, pathProblem, type PluginManifest } from './manifest.ts';
 
 export type PackageFiles = Map<string, Uint8Array>;
 export type ArchiveKind = 'zip' | 'gzip';
@@ -231,8 +231,8 @@ export function checkPackageTree(files: PackageFiles): void {
       if (files.has(path.slice(0, i))) throw unsafe(path, `sits inside ${JSON.stringify(path.slice(0, i))}, which is a file; rename one of them`);
     }
   }
-  if (!files.has('plugin.json')) {
-    throw new PlughostError('INVALID_ARCHIVE', 'The package has no plugin.json at its root; put plugin.json at the top of the plugin folder.');
+  if (!files.has('plugin.json') && !files.has('manifest.json')) {
+    throw new PlughostError('INVALID_ARCHIVE', 'The package has neither a plugin.json nor an FDK manifest.json at its root; put one at the top of the plugin folder.');
   }
 }
 
@@ -273,9 +273,17 @@ export async function readPackageArchive(bytes: Uint8Array, kind?: ArchiveKind):
   return stripped;
 }
 
-/** Unpacks a package and validates its plugin.json against the files it holds. */
-export async function loadPackage(bytes: Uint8Array, kind?: ArchiveKind): Promise<LoadedPackage> {
+/**
+ * The manifest of a package's files: its plugin.json, or an FDK app's manifest.json and config
+ * read into the same shape (`identity` names what FDK's manifest does not).
+ */
+export function manifestOf(files: PackageFiles, identity: PackageIdentity = {}): PluginManifest {
+  if (isFdkApp(files)) return fdkManifest(files, identity);
+  return parseManifestFile(files.get('plugin.json') ?? new Uint8Array(), new Set(files.keys()));
+}
+
+/** Unpacks a package and validates its manifest against the files it holds. */
+export async function loadPackage(bytes: Uint8Array, kind?: ArchiveKind, identity?: PackageIdentity): Promise<LoadedPackage> {
   const files = await readPackageArchive(bytes, kind);
-  const manifest = parseManifestFile(files.get('plugin.json') ?? new Uint8Array(), new Set(files.keys()));
-  return { manifest, files };
+  return { manifest: manifestOf(files, identity), files };
 }

@@ -1,7 +1,7 @@
 // Plugin packages: plugin.json, installation parameters, and the archives and folders that carry them.
 
 export { MANIFEST_MAX_BYTES, RESERVED_NAMESPACES, parseManifest, parseManifestFile } from './manifest.ts';
-export type { ManifestProblem, PluginManifest, PluginService, ServiceAccess } from './manifest.ts';
+export type { ManifestProblem, PluginManifest, PluginService, RequestTemplate, ServiceAccess } from './manifest.ts';
 export { IPARAM_TYPES, checkIparamValue, redactIparams, validateIparams } from './iparams.ts';
 export type { IparamOption, IparamProblem, IparamSpec, IparamType, ValidateIparamsOptions, ValidatedIparams } from './iparams.ts';
 export {

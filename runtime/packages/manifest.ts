@@ -34,6 +34,15 @@ export interface PluginManifest {
   iparams: Record<string, IparamSpec>;
   permissions: { hosts: string[]; offlineAccess: boolean };
   limits: { timeoutMs: number; memoryMb: number };
+  /** Server methods (Freshworks SMI): exported functions callable over HTTP, each with its own time limit. */
+  functions: Record<string, { timeoutMs: number }>;
+  /** Request templates (Freshworks config/requests.json) for `$request.invokeTemplate`. */
+  requests: Record<string, RequestTemplate>;
+}
+
+export interface RequestTemplate {
+  schema: { protocol: 'https' | 'http'; method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'; host: string; path: string; headers: Record<string, string>; query: Record<string, string> };
+  options: { maxAttempts: number; retryDelay: number };
 }
 
 export interface ManifestProblem {
@@ -119,6 +128,23 @@ const iparamSpecSchema = z.strictObject({
   if (problem !== null) ctx.addIssue({ code: 'custom', path: ['default'], message: problem });
 });
 
+// FDK's config/requests.json: the host may carry `<%= iparam.x %>`; path, headers and query
+// `<%= context.x %>` and `<%= encode(…) %>` as well.
+const requestTemplateSchema = z.strictObject({
+  schema: z.strictObject({
+    protocol: z.enum(['https', 'http']).default('https'),
+    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']),
+    host: z.string().min(1).max(260),
+    path: z.string().max(2048).default('/'),
+    headers: z.record(z.string().max(256), z.string().max(8192)).default({}),
+    query: z.record(z.string().max(256), z.union([z.string().max(2048), z.number()]).transform(String)).default({}),
+  }),
+  options: z.strictObject({
+    maxAttempts: z.number().int().min(1).max(5).default(1),
+    retryDelay: z.number().int().min(0).max(5000).default(1000),
+  }).prefault({}),
+});
+
 function manifestSchema(files: ReadonlySet<string> | undefined) {
   return z.looseObject({
     name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "must be 1-64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"),
@@ -135,7 +161,7 @@ function manifestSchema(files: ReadonlySet<string> | undefined) {
     })).max(LIST_MAX).default([]),
     main: modulePath(files).nullable().optional(),
     events: z.record(
-      z.string().max(64).regex(/^on[A-Z][A-Za-z]*$/, 'must be an event name such as onScheduledEvent'),
+      z.string().max(64).regex(/^(on|after)[A-Z][A-Za-z]*$/, 'must be an event name such as onScheduledEvent'),
       z.strictObject({ handler: z.string().max(128).regex(IDENTIFIER_RE, 'must be a JavaScript identifier such as onScheduledEventHandler') }),
     ).default({}),
     iparams: z.record(
@@ -153,6 +179,11 @@ function manifestSchema(files: ReadonlySet<string> | undefined) {
       timeoutMs: z.number().int().min(100).max(60_000).default(20_000),
       memoryMb: z.number().int().min(16).max(256).default(64),
     }).prefault({}),
+    functions: z.record(
+      z.string().max(128).regex(IDENTIFIER_RE, 'must be a JavaScript identifier such as getBookmarks'),
+      z.strictObject({ timeoutMs: z.number().int().min(100).max(60_000).optional() }),
+    ).default({}),
+    requests: z.record(z.string().max(128).regex(IDENTIFIER_RE, 'must be a JavaScript identifier such as getTicket'), requestTemplateSchema).default({}),
   });
 }
 
@@ -214,7 +245,7 @@ function crossFieldProblems(raw: Record<string, unknown>): ManifestProblem[] {
     if (first === undefined) seen.set(route.toLowerCase(), i);
     else problems.push({ path: `services[${i}].route`, message: `repeats the route of services[${first}]; each route must be unique` });
   });
-  for (const key of ['events', 'iparams'] as const) {
+  for (const key of ['events', 'iparams', 'functions', 'requests'] as const) {
     const value = raw[key];
     if (typeof value !== 'object' || value === null) continue;
     if (Object.keys(value).length > LIST_MAX) problems.push({ path: key, message: `must have at most ${LIST_MAX} entries` });
@@ -225,6 +256,13 @@ function crossFieldProblems(raw: Record<string, unknown>): ManifestProblem[] {
   const hasServices = Array.isArray(raw.services) && raw.services.length > 0;
   if (hasEvents && !hasServices && (raw.main === undefined || raw.main === null)) {
     problems.push({ path: 'main', message: 'is needed to hold the event handlers; set main to the module that exports them' });
+  }
+  const hasFunctions = typeof raw.functions === 'object' && raw.functions !== null && Object.keys(raw.functions).length > 0;
+  if (hasFunctions && !hasServices && (raw.main === undefined || raw.main === null)) {
+    problems.push({ path: 'main', message: 'is needed to hold the server methods; set main to the module that exports them' });
+  }
+  if (hasFunctions && services.some((s: unknown) => typeof s === 'object' && s !== null && String((s as Record<string, unknown>).route).toLowerCase() === 'smi')) {
+    problems.push({ path: 'services', message: 'has a route named "smi", the path server methods are called at; rename the route' });
   }
   return problems;
 }
@@ -266,6 +304,8 @@ export function parseManifest(raw: unknown, files?: ReadonlySet<string>): Plugin
     iparams: m.iparams,
     permissions: { hosts: m.permissions.hosts.map((h) => h.toLowerCase()), offlineAccess: m.permissions.offlineAccess },
     limits: m.limits,
+    functions: Object.fromEntries(Object.entries(m.functions).map(([name, f]) => [name, { timeoutMs: f.timeoutMs ?? m.limits.timeoutMs }])),
+    requests: m.requests,
   };
 }
 

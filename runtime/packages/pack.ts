@@ -9,10 +9,11 @@ import { createGzip } from 'node:zlib';
 import { pack as tarPack } from 'tar-stream';
 import { PlughostError } from '../errors.ts';
 import {
-  PACKAGE_MAX_FILE_BYTES, PACKAGE_MAX_PACKED_BYTES, PackageBudget, addFile, checkPackageTree, entryPath,
+  PACKAGE_MAX_FILE_BYTES, PACKAGE_MAX_PACKED_BYTES, PackageBudget, addFile, checkPackageTree, entryPath, manifestOf,
 } from './archive.ts';
 import type { LoadedPackage, PackageFiles } from './archive.ts';
-import { parseManifestFile } from './manifest.ts';
+import { isFdkApp, type PackageIdentity } from './fdk.ts';
+import { withDependencies } from './fdk-dependencies.ts';
 
 // A fixed time makes the same folder pack to the same bytes, wherever and whenever it is packed.
 const PACKED_MTIME = new Date('2020-01-01T00:00:00Z');
@@ -86,7 +87,7 @@ async function walkFolder(walk: Walk, dir: string, prefix: string, ancestors: Re
  * `.git` folders anywhere and dotfiles at the root. Kept: `node_modules` (plugins may
  * vendor pure-JS packages) and symlinks whose targets stay inside the folder.
  */
-export async function readPackageDirectory(dir: string): Promise<LoadedPackage> {
+export async function readPackageDirectory(dir: string, identity?: PackageIdentity): Promise<LoadedPackage> {
   let root: string;
   try {
     root = await realpath(dir);
@@ -97,8 +98,9 @@ export async function readPackageDirectory(dir: string): Promise<LoadedPackage> 
   const walk: Walk = { root, files: new Map(), budget: new PackageBudget() };
   await walkFolder(walk, root, '', new Set([root]));
   checkPackageTree(walk.files);
-  const manifest = parseManifestFile(walk.files.get('plugin.json') ?? new Uint8Array(), new Set(walk.files.keys()));
-  return { manifest, files: walk.files };
+  const manifest = manifestOf(walk.files, identity);
+  // An FDK app's manifest dependencies join its package, as `fdk pack` adds them.
+  return { manifest, files: isFdkApp(walk.files) ? await withDependencies(walk.files) : walk.files };
 }
 
 /** Packs files as a deterministic .tar.gz: sorted paths, fixed times, no owners. */
@@ -118,8 +120,8 @@ export async function packFiles(files: PackageFiles): Promise<Uint8Array> {
 }
 
 /** Packs a plugin folder for `plughost publish`, checking its manifest first. */
-export async function packDirectory(dir: string): Promise<Uint8Array> {
-  const { files } = await readPackageDirectory(dir);
+export async function packDirectory(dir: string, identity?: PackageIdentity): Promise<Uint8Array> {
+  const { files } = await readPackageDirectory(dir, identity);
   const packed = await packFiles(files);
   if (packed.byteLength > PACKAGE_MAX_PACKED_BYTES) {
     const size = (packed.byteLength / (1024 * 1024)).toFixed(1);

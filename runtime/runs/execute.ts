@@ -13,8 +13,8 @@
 import { PlughostError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { Installations } from '../installations.ts';
-import type { RouteResponse, SandboxPlugin } from '../sandbox/types.ts';
-import { hookArguments, scheduledEventPayload } from '../schedule/payloads.ts';
+import type { InvocationOutcome, RouteResponse, SandboxPlugin } from '../sandbox/types.ts';
+import { appEventPayload, hookArguments, scheduledEventPayload } from '../schedule/payloads.ts';
 import type { Occurrence } from '../store/occurrences.ts';
 import type { Run, RunTrigger } from '../store/runs.ts';
 import type { Schedule } from '../store/schedules.ts';
@@ -29,13 +29,19 @@ export type Trigger =
   | { kind: 'route'; call: RouteCall }
   | { kind: 'webhook'; schedule: Schedule; occurrence: Occurrence }
   | { kind: 'event'; workspaceId: string; installationId: string; name: string; data: unknown; timestamp: number; idempotencyKey: string }
+  /** A Freshworks app event other than a schedule's (lifecycle, product, external), with FDK's payload. */
+  | { kind: 'app-event'; workspaceId: string; installationId: string; event: string; payload: Record<string, unknown>; idempotencyKey?: string;
+      /** The installation to run, when it is not active yet (onAppInstall runs before it is). */
+      plugin?: SandboxPlugin }
+  /** A Freshworks server method (SMI): an exported function the manifest lists, called with the caller's arguments. */
+  | { kind: 'smi'; workspaceId: string; installationId: string; name: string; args: Record<string, unknown> }
   | { kind: 'hook'; workspaceId: string; installationId: string; hook: string; instant: number; timezone: string; idempotencyKey: string };
 
 /** Why it runs: the run's trigger, and the schedule attempt it is when a schedule fired it. */
 export interface Via { trigger: RunTrigger; runId?: string; scheduleId?: string | null; attempt?: number }
 
-/** A finished run, and whether its code or endpoint asked not to be retried. */
-export interface Settled { run: Run; noRetry: boolean }
+/** A finished run, whether its code or endpoint asked not to be retried, and what the plugin answered (plugin code only). */
+export interface Settled { run: Run; noRetry: boolean; outcome?: InvocationOutcome }
 
 export interface Execution {
   runId: string;
@@ -75,9 +81,23 @@ export function createRuns(deps: RunsDeps) {
     return installations.toSandboxPlugin(inst);
   };
 
-  const ofPlugin = async (t: Extract<Trigger, { kind: 'event' | 'hook' }>, meta: RunMeta): Promise<Settled> => {
-    const plugin = await pluginOf(t.workspaceId, t.installationId);
+  const ofPlugin = async (t: Extract<Trigger, { kind: 'event' | 'hook' | 'app-event' | 'smi' }>, meta: RunMeta): Promise<Settled> => {
+    const plugin = t.kind === 'app-event' && t.plugin ? t.plugin : await pluginOf(t.workspaceId, t.installationId);
     if (plugin instanceof PlughostError) return refused(t.workspaceId, { ...meta, installationId: t.installationId }, plugin);
+    if (t.kind === 'app-event') {
+      const handler = plugin.manifest.events[t.event]?.handler;
+      if (!handler) return refused(t.workspaceId, { ...meta, installationId: t.installationId }, new PlughostError('PLUGIN_NO_HANDLER', `plugin \`${plugin.manifest.name}\` declares no handler for ${t.event}`));
+      const payload = { ...appEventPayload(plugin.workspaceId, plugin.iparams, t.event, now()), ...t.payload };
+      const { run, outcome } = await executor.run(plugin, { kind: 'event', payload: { handler, event: t.event, payload } }, meta);
+      return { run, noRetry: askedNoRetry(outcome), outcome };
+    }
+    if (t.kind === 'smi') {
+      const fn = plugin.manifest.functions[t.name];
+      if (!fn) return refused(t.workspaceId, { ...meta, installationId: t.installationId }, new PlughostError('FUNCTION_NOT_FOUND', `plugin \`${plugin.manifest.name}\` has no server method \`${t.name}\`; list it under functions in the manifest`));
+      const payload = { ...t.args, iparams: plugin.iparams };
+      const { run, outcome } = await executor.run(plugin, { kind: 'event', payload: { handler: t.name, event: t.name, payload }, timeoutMs: fn.timeoutMs }, meta);
+      return { run, noRetry: true, outcome };
+    }
     if (t.kind === 'hook') {
       const args = hookArguments(t.instant, t.timezone);
       const { run, outcome } = await executor.run(plugin, { kind: 'hook', payload: { hook: t.hook, args, response: { idempotencyKey: t.idempotencyKey } } }, meta);
@@ -108,6 +128,10 @@ export function createRuns(deps: RunsDeps) {
           return settled(ofPlugin(trigger, { ...base, kind: 'event', idempotencyKey: trigger.idempotencyKey, target: `onScheduledEvent ${trigger.name}` }), runId);
         case 'hook':
           return settled(ofPlugin(trigger, { ...base, kind: 'hook', idempotencyKey: trigger.idempotencyKey, target: trigger.hook }), runId);
+        case 'app-event':
+          return settled(ofPlugin(trigger, { ...base, kind: 'event', idempotencyKey: trigger.idempotencyKey ?? null, target: trigger.event }), runId);
+        case 'smi':
+          return settled(ofPlugin(trigger, { ...base, kind: 'smi', target: trigger.name }), runId);
       }
     },
     whenDone: executor.whenDone,

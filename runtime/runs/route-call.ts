@@ -1,6 +1,7 @@
 // Calling a plugin route: find the active installation serving the namespace and route,
 // check its access mode, and run the service module's `run(eventData)` as a recorded run.
 // `execute` calls it for HTTP requests and in-process scheduled webhooks alike.
+import { randomUUID } from 'node:crypto';
 import type { Auth } from '../auth.ts';
 import { bearerOf } from '../auth.ts';
 import { PlughostError } from '../errors.ts';
@@ -30,6 +31,8 @@ export interface RouteCallDeps {
    * whose url is this route (see schedule/route-signatures.ts).
    */
   verifySignature(target: { workspaceId: string; namespace: string; route: string }, headers: Headers, rawBody: string, sentBy?: string): Promise<boolean>;
+  /** The host's public base URL: Zengine's `baseurl` header is the workspace's data API under it. */
+  baseUrl(): string;
 }
 
 /** Checks the route's access mode; returns the headers to hand the plugin. */
@@ -51,6 +54,16 @@ async function checkAccess(deps: RouteCallDeps, service: PluginService, plugin: 
     : 'this route needs a token of its workspace, or an unused X-Plughost-Signature by a scheduled webhook whose url is this route');
 }
 
+/**
+ * The headers Zengine's runner gives a service: `baseurl`, the workspace's data API (a draft's
+ * own lib/zn-http.js prefixes its paths with it), and an `authorization` when the caller sent
+ * none. plughost serves those calls in-process for the calling workspace only, so the value
+ * is a per-call placeholder, never a token the host's API accepts.
+ */
+function zengineHeaders(headers: Headers, baseurl: string): Headers {
+  return { ...headers, baseurl, ...(headers.authorization === undefined ? { authorization: `Bearer zn-${randomUUID()}` } : {}) };
+}
+
 export interface RouteCallResult {
   runId: string;
   /** The plugin's response as soon as it is sent; undefined if the run ended without one. */
@@ -66,7 +79,7 @@ export async function callRoute(deps: RouteCallDeps, call: RouteCall, meta: Omit
   if (!plugin || !service) {
     throw new PlughostError('ROUTE_NOT_FOUND', `nothing is served at /workspaces/${call.workspaceId}/${call.namespace}/${call.route}: no active installation has that namespace and route`);
   }
-  const headers = await checkAccess(deps, service, plugin, call);
+  const headers = zengineHeaders(await checkAccess(deps, service, plugin, call), `${deps.baseUrl().replace(/\/+$/, '')}/api/v1/workspaces/${call.workspaceId}`);
   const request = {
     method: call.method, headers, query: call.query, body: call.body,
     params: { workspaceId: call.workspaceId, pluginNamespace: call.namespace, pluginRoute: call.route },

@@ -20,12 +20,14 @@ export const REFUSALS = {
 } as const;
 export type Refusal = keyof typeof REFUSALS;
 
-export function pluginError(error: { message?: string; stack?: string; code?: string; noRetry?: boolean } | undefined, kind: InvocationKind | 'service'): { code: ErrorCode; message: string; noRetry?: boolean } {
+export function pluginError(error: { message?: string; stack?: string; code?: string; noRetry?: boolean; status?: number } | undefined, kind: InvocationKind | 'service'): { code: ErrorCode; message: string; noRetry?: boolean; details?: { status: number } } {
   // Frames of the host's guest glue say nothing useful to a plugin author.
   const message = (error?.stack ?? error?.message ?? 'the plugin failed').split('\n').filter((l) => !l.includes('plughost:///')).join('\n');
   if (error?.code === 'PLUGIN_NO_HANDLER') return { code: 'PLUGIN_NO_HANDLER', message: error.message ?? message };
   if (kind === 'init') return { code: 'PLUGIN_LOAD_ERROR', message };
-  return { code: 'PLUGIN_ERROR', message, ...(error?.noRetry ? { noRetry: true } : {}) };
+  // A Freshworks `{status, message}` (from renderData or a rejection) keeps its status: a server method answers with it.
+  const status = typeof error?.status === 'number' ? { details: { status: error.status } } : {};
+  return { code: 'PLUGIN_ERROR', message, ...(error?.noRetry ? { noRetry: true } : {}), ...status };
 }
 
 /** What the guest receives when an op fails: never a host stack or an internal message. */

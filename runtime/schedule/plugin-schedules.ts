@@ -8,6 +8,8 @@ import type { Schedule } from '../store/schedules.ts';
 import type { Store } from '../store/store.ts';
 import type { Recurrence } from './recurrence.ts';
 
+const LEAD_SLACK_MS = 5_000;
+
 export interface PluginScheduleLimits { minLeadMs: number; maxOneTime: number; maxRecurring: number; minRepeatMinutes: number; dataMaxBytes: number }
 
 interface Spec { name: string; data: unknown; schedule_at: string; repeat?: { time_unit: 'minutes' | 'hours' | 'days'; frequency: number } }
@@ -25,7 +27,8 @@ function checkSpec(args: Record<string, unknown>, now: number, limits: PluginSch
   // Without an offset the time is UTC, Freshworks' default zone, whatever the host's own zone.
   const atMs = Date.parse(/(Z|[+-]\d{2}:?\d{2})$/.test(at) ? at : `${at}Z`);
   if (Number.isNaN(atMs)) throw fail(400, 'schedule_at must be an ISO date-time such as 2018-06-10T07:00:00.860Z');
-  if (atMs < now + limits.minLeadMs) throw fail(400, `schedule_at must be at least ${Math.round(limits.minLeadMs / 60_000)} minutes from the current time`);
+  // An app computes `Date.now() + 5 minutes` a moment before its call reaches the host: that counts as 5 minutes.
+  if (atMs < now + limits.minLeadMs - LEAD_SLACK_MS) throw fail(400, `schedule_at must be at least ${Math.round(limits.minLeadMs / 60_000)} minutes from the current time`);
   const spec: Spec = { name, data, schedule_at: new Date(atMs).toISOString() };
   if (repeat !== undefined && repeat !== null) {
     const r = repeat as { time_unit?: unknown; frequency?: unknown };

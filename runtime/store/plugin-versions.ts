@@ -10,10 +10,13 @@ export type PackageFiles = Map<string, Uint8Array>;
 
 export interface PluginVersion { name: string; version: string; manifest: PluginManifest; sizeBytes: number; createdAt: number }
 export interface PluginSummary { name: string; latestVersion: string; displayName: string; versions: number }
+// Manifests stored before server methods and request templates existed have neither.
+const withDefaults = (m: PluginManifest): PluginManifest => ({ ...m, functions: m.functions ?? {}, requests: m.requests ?? {} });
+
 interface Row { name: string; version: string; manifest: string; size_bytes: number; created_at: number; files?: string }
 
 const toVersion = (r: Row): PluginVersion => ({
-  name: r.name, version: r.version, manifest: JSON.parse(r.manifest), sizeBytes: Number(r.size_bytes), createdAt: Number(r.created_at),
+  name: r.name, version: r.version, manifest: withDefaults(JSON.parse(r.manifest) as PluginManifest), sizeBytes: Number(r.size_bytes), createdAt: Number(r.created_at),
 });
 
 export function encodeFiles(files: PackageFiles): string {

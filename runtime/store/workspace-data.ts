@@ -54,6 +54,34 @@ export function workspaceDataTable(db: Knex) {
         .returning('id');
       return { id: Number(typeof row === 'object' ? row.id : row), formId, folderId: rec.folderId, name: rec.name, fields: rec.fields, createdAt: now };
     },
+    async record(workspaceId: string, formId: number, id: number): Promise<DataRecord> {
+      await formOf(workspaceId, formId);
+      const row = await db('records').where({ form_id: formId, id }).first();
+      if (!row) throw new PlughostError('RECORD_NOT_FOUND', `form ${formId} has no record ${id}`);
+      return toRecord(row);
+    },
+    /** Changes what `change` names (its fields merge into the record's); null fields are removed. */
+    async updateRecord(workspaceId: string, formId: number, id: number, change: { name?: string | undefined; folderId?: number | undefined; fields: Record<string, unknown> }): Promise<DataRecord> {
+      await formOf(workspaceId, formId);
+      return db.transaction(async (trx) => {
+        const row = await trx('records').where({ form_id: formId, id }).forUpdate().first();
+        if (!row) throw new PlughostError('RECORD_NOT_FOUND', `form ${formId} has no record ${id}`);
+        if (change.folderId !== undefined && change.folderId !== 0 && !(await trx('folders').where({ form_id: formId, id: change.folderId }).first())) {
+          throw new PlughostError('RECORD_NOT_FOUND', `form ${formId} has no folder ${change.folderId}`);
+        }
+        const rec = toRecord(row);
+        const fields = { ...rec.fields, ...change.fields };
+        for (const [k, v] of Object.entries(change.fields)) if (v === null) delete fields[k];
+        const next = { ...rec, name: change.name ?? rec.name, folderId: change.folderId ?? rec.folderId, fields };
+        await trx('records').where({ id }).update({ name: next.name, folder_id: next.folderId, fields: JSON.stringify(next.fields) });
+        return next;
+      });
+    },
+    async deleteRecord(workspaceId: string, formId: number, id: number): Promise<void> {
+      await formOf(workspaceId, formId);
+      const n = await db('records').where({ form_id: formId, id }).delete();
+      if (n === 0) throw new PlughostError('RECORD_NOT_FOUND', `form ${formId} has no record ${id}`);
+    },
   };
 }
 

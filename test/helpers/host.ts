@@ -19,8 +19,8 @@ export interface TestHost {
   dataDir: string;
   /** JSON request to the host; `token` defaults to the operator token (null: none). */
   api(method: string, path: string, body?: unknown, token?: string | null): Promise<{ status: number; body: any; headers: Headers }>;
-  /** Publishes an inline package (`{'plugin.json': {...}, 'plugin.js': '...'}`). */
-  publish(files: Record<string, string | object>): Promise<{ status: number; body: any }>;
+  /** Publishes an inline package (`{'plugin.json': {...}, 'plugin.js': '...'}`); `query` names an FDK app (`{name, version}`). */
+  publish(files: Record<string, string | object>, query?: Record<string, string>): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
 
@@ -75,13 +75,13 @@ export async function startHost(opts: TestHostOptions = {}): Promise<TestHost> {
   };
   return {
     host, url, operatorToken, dataDir, api,
-    async publish(files) {
+    async publish(files, query) {
       const map = new Map<string, Uint8Array>();
       for (const [name, content] of Object.entries(files)) {
         map.set(name, Buffer.from(typeof content === 'string' ? content : JSON.stringify(content)));
       }
       const bytes = await packFiles(map);
-      const res = await fetch(url + '/api/v1/plugins', {
+      const res = await fetch(url + '/api/v1/plugins' + (query ? `?${new URLSearchParams(query)}` : ''), {
         method: 'POST', headers: { authorization: `Bearer ${operatorToken}`, 'content-type': 'application/gzip' }, body: bytes,
       });
       return { status: res.status, body: await res.json() };

@@ -129,7 +129,7 @@ test('duplicate paths, file/folder clashes and a missing plugin.json are refused
   await rejectsWith(readPackageArchive(await tarGz([...tarEntries(basicFiles()), { name: 'plugin.js', data: 'again' }])), 'INVALID_ARCHIVE', ['plugin.js']);
   await rejectsWith(readPackageArchive(zip({ ...basicFiles(), lib: strToU8('1'), 'lib/a.js': strToU8('2') })), 'INVALID_ARCHIVE', ['lib/a.js']);
   const err = await rejectsWith(readPackageArchive(zip({ 'a/plugin.json': manifestBytes(), 'b/plugin.js': strToU8('') })), 'INVALID_ARCHIVE');
-  assert.match(err.message, /no plugin\.json at its root/);
+  assert.match(err.message, /neither a plugin\.json nor an FDK manifest\.json at its root/);
 });
 
 test('loadPackage checks the manifest against the files in the package', async () => {

@@ -95,7 +95,7 @@ test('a missing key rejects with exactly {status: 404, message}', async () => {
   assert.deepEqual(Object.keys(missing!.error).sort(), ['message', 'status']);
 });
 
-test('update: set (dotted paths), increment, append and remove', async () => {
+test('update: set (dotted paths), increment, append and remove; a missing key is made, except by remove', async () => {
   const r = await db('kv-a', [
     { op: 'set', key: 'profile', value: { name: 'ada', visits: 1, tags: ['a'], address: { city: 'London', zip: 'N1' } } },
     { op: 'update', key: 'profile', action: 'set', attributes: { name: 'grace', 'address.city': 'Paris', 'prefs.theme': 'dark' } },
@@ -106,10 +106,15 @@ test('update: set (dotted paths), increment, append and remove', async () => {
     { op: 'get', key: 'profile' },
     { op: 'update', key: 'profile', action: 'remove', attributes: ['address.zip', 'prefs'] },
     { op: 'get', key: 'profile' },
-    { op: 'update', key: 'nothing-here', action: 'set', attributes: { a: 1 } },
+    { op: 'update', key: 'nothing-here', action: 'remove', attributes: ['a'] },
     { op: 'update', key: 'profile', action: 'multiply', attributes: { visits: 2 } },
     { op: 'update', key: 'profile', action: 'increment', attributes: { name: 1 } },
     { op: 'get', key: 'profile' },
+    // A missing key is made by append (Freshworks' own SMI sample saves an agent's first bookmark so).
+    { op: 'update', key: 'bookmarks', action: 'append', attributes: { saved: [{ id: 1 }] } },
+    { op: 'update', key: 'bookmarks', action: 'append', attributes: { saved: [{ id: 2 }] } },
+    { op: 'get', key: 'bookmarks' },
+    { op: 'get', key: 'nothing-here' },
   ]);
   assert.deepEqual(r[0], { ok: true, value: { Created: true } });
   assert.deepEqual(r[1], { ok: true, value: { Updated: true } });
@@ -127,6 +132,9 @@ test('update: set (dotted paths), increment, append and remove', async () => {
   assertRejected(r[10], 400);
   assertRejected(r[11], 400);
   assert.deepEqual(r[12]!.value, r[8]!.value, 'failed updates change nothing');
+  assert.deepEqual([r[13], r[14]], [{ ok: true, value: { Updated: true } }, { ok: true, value: { Updated: true } }]);
+  assert.deepEqual(r[15]!.value, { saved: [{ id: 1 }, { id: 2 }] });
+  assertRejected(r[16], 404);
 });
 
 test('setIf: not_exist creates only a new key, exist replaces only an existing one', async () => {

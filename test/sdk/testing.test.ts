@@ -245,3 +245,25 @@ exports.run = function (e) { e.response.json({ id: O.service('haplo:integration-
     await london.close(); // safe twice
   }
 });
+
+test('an FDK app folder installs as it is: server methods with invoke, its schedule on the virtual clock, product events', async () => {
+  const app = await t.install(path.join(import.meta.dirname, 'fixtures/ticket-scheduler'), { workspace: 'fdk-sdk' });
+  assert.deepEqual([app.plugin, app.version, app.namespace], ['ticket-scheduler', '1.0.0', 'ticket-scheduler']);
+  assert.deepEqual(app.iparams, { team: 'support' });
+  const created = await app.invoke('scheduleFollowUp', { ticketId: 42, inMinutes: 30 });
+  assert.equal(created.status, 200, JSON.stringify(created.body));
+  assert.deepEqual(created.body.response, { status: 200, message: 'Schedule created successfully' });
+  assert.deepEqual((await app.invoke('followUps')).body.response, []);
+  await t.advance(29 * MIN);
+  assert.deepEqual((await app.invoke('followUps')).body.response, []);
+  await t.advance(2 * MIN);
+  const list = (await app.invoke('followUps')).body.response as Array<{ ticketId: number; team: string }>;
+  assert.deepEqual(list.map((f) => [f.ticketId, f.team]), [[42, 'support']]);
+  const refused = await app.invoke('scheduleFollowUp', { ticketId: 43, inMinutes: 1 });
+  assert.equal(refused.status, 400);
+  assert.match(refused.body.message, /5 minutes/);
+  const [ticket] = await t.event('onTicketCreate', { ticket: { id: 7, subject: 'Printer on fire' } }, { workspace: 'fdk-sdk' });
+  assert.equal(ticket!.status, 'succeeded');
+  assert.match(ticket!.log!, /new ticket 7: Printer on fire/);
+  assert.deepEqual((await t.runs({ workspace: 'fdk-sdk', kind: 'smi' })).map((r) => r.target), ['scheduleFollowUp', 'followUps', 'followUps', 'followUps', 'scheduleFollowUp']);
+});

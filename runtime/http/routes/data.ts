@@ -10,7 +10,7 @@ export function dataRoutes(router: ApiRouter, deps: ApiDeps) {
   const handle = async (ctx: Context) => {
     const ws = ctx.params.ws!;
     await store.workspaces.require(ws);
-    const body = ctx.method === 'POST' ? await jsonBody(ctx, options.http.maxBodyBytes) : undefined;
+    const body = ctx.method === 'POST' || ctx.method === 'PUT' ? await jsonBody(ctx, options.http.maxBodyBytes) : undefined;
     const path = ctx.path.slice(ctx.path.indexOf('/forms'));
     const answer = await dataApi.handle(ws, { method: ctx.method, path, query: queryObject(new URLSearchParams(ctx.querystring)), body });
     ctx.status = answer.status;
@@ -20,4 +20,8 @@ export function dataRoutes(router: ApiRouter, deps: ApiDeps) {
     router.get(path, workspaceAccess(auth), handle);
     router.post(path, workspaceAccess(auth), handle);
   }
+  const record = '/workspaces/:ws/forms/:formId/records/:recordId';
+  router.get(record, workspaceAccess(auth), handle);
+  router.put(record, workspaceAccess(auth), handle);
+  router.delete(record, workspaceAccess(auth), handle);
 }

@@ -25,8 +25,11 @@ export function pluginRoutes(router: ApiRouter, deps: ApiDeps) {
       }
       throw err;
     }
+    // An FDK app's manifest.json names no plugin: ?name=, ?version= and ?namespace= do.
+    const identity = Object.fromEntries((['name', 'version', 'namespace'] as const)
+      .map((k) => [k, ctx.query[k]]).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== ''));
     ctx.status = 201;
-    ctx.body = await registry.publish(bytes, kind);
+    ctx.body = await registry.publish(bytes, kind, identity);
   });
   router.get('/plugins', async (ctx) => {
     ctx.body = await registry.list(parsePage(ctx.query));

@@ -1,7 +1,9 @@
 // Firing an installation's handlers by hand (`plughost trigger`, the SDK, an operator):
 // `POST …/installations/:id/events/onScheduledEvent` calls its Freshworks handler once with
 // a payload built like a scheduled firing's, and `POST …/installations/:id/hooks/:hook` calls
-// one Haplo schedule hook with the arguments of a chosen instant in the workspace's zone.
+// one Haplo schedule hook with the arguments of a chosen instant in the workspace's zone, and
+// `POST …/workspaces/:ws/events {event, data}` fires a Freshworks product event (onTicketCreate,
+// …) into every active installation whose manifest handles it, answering 202 with their runs.
 // Each is one run (trigger `manual`), answered with its log; the run's own failure is a 200
 // carrying a failed run, as with "run now".
 import { z } from 'zod';
@@ -12,6 +14,7 @@ import type { ApiDeps, ApiRouter } from '../api-context.ts';
 import { workspaceAccess } from '../api-context.ts';
 import { jsonBody, validate } from '../body.ts';
 import { noEventHandler } from '../../runs/execute.ts';
+import type { SandboxPlugin } from '../../sandbox/types.ts';
 
 const AT_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-](\d{2}):?(\d{2}))$/;
 
@@ -42,6 +45,12 @@ const eventInput = z.object({
   name: z.string().min(1).max(128).optional(),
 }).strict();
 const hookInput = z.object({ at }).strict();
+// A product event from the host product (onTicketCreate, …): FDK's event names, any JSON data.
+const productEventInput = z.object({
+  event: z.string().regex(/^on[A-Z][A-Za-z]{1,63}$/, 'must be an FDK event name such as onTicketCreate'),
+  data: z.record(z.string(), z.unknown()).default({}),
+}).strict();
+const NOT_PRODUCT_EVENTS = new Set(['onScheduledEvent', 'onExternalEvent', 'onAppInstall', 'onAppUninstall', 'onSettingsUpdate']);
 
 export function triggerRoutes(router: ApiRouter, deps: ApiDeps) {
   const { auth, store, installations, runs, clock, options } = deps;
@@ -75,6 +84,26 @@ export function triggerRoutes(router: ApiRouter, deps: ApiDeps) {
       timestamp: input.at !== undefined ? parseInstant(input.at)! : clock.now(), idempotencyKey: `${plugin.installationId}@manual-${runId}`,
     }, { runId, trigger: 'manual' });
     ctx.body = { run: (await execution.done).run };
+  });
+
+  // A product event into every active installation that handles it, one run each (trigger http).
+  router.post('/workspaces/:ws/events', guard, async (ctx) => {
+    const input = validate(productEventInput, await jsonBody(ctx, options.http.maxBodyBytes));
+    if (NOT_PRODUCT_EVENTS.has(input.event)) {
+      const message = 'is fired by the host itself (schedules, target URLs, installs); send product events such as onTicketCreate';
+      throw new PlughostError('INVALID_BODY', `the body has 1 problem(s): event: ${message}`, { details: [{ path: 'event', message }] });
+    }
+    await store.workspaces.require(ctx.params.ws!);
+    const subscribed: SandboxPlugin[] = [];
+    for (const inst of await store.installations.active(ctx.params.ws!)) {
+      const plugin = await installations.toSandboxPlugin(inst);
+      if (Object.hasOwn(plugin.manifest.events, input.event)) subscribed.push(plugin);
+    }
+    const started = await Promise.all(subscribed.map((plugin) => runs.execute({
+      kind: 'app-event', workspaceId: plugin.workspaceId, installationId: plugin.installationId, event: input.event, payload: { data: input.data }, plugin,
+    }, { trigger: 'http' })));
+    ctx.status = 202;
+    ctx.body = { event: input.event, runs: started.map((e, i) => ({ installationId: subscribed[i]!.installationId, runId: e.runId })) };
   });
 
   router.post(`${base}/hooks/:hook`, guard, async (ctx) => {

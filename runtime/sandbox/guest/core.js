@@ -63,7 +63,7 @@ const budgets = { pendingOps: Infinity, pendingOpBytes: Infinity, guestMessages:
 const runs = new MapCtor();
 const CLOSED = ObjectFreeze({ closed: true });
 function openRun(id) {
-  MapSet(runs, id, { messages: 0, logBytes: 0, ops: 0, opBytes: 0, timers: 0, droppedLines: 0, droppedBytes: 0, noted: ObjectCreate(null) });
+  MapSet(runs, id, { messages: 0, logBytes: 0, ops: 0, opBytes: 0, timers: 0, droppedLines: 0, droppedBytes: 0, noted: ObjectCreate(null), rendered: false });
 }
 function runOf(id) {
   const r = MapGet(runs, id);
@@ -197,5 +197,10 @@ function errorInfo(err) {
   const noRetry = err !== null && typeof err === 'object' && err.noRetry === true;
   const cut = (text) => (typeof text === 'string' && text.length > REPORT_CHARS ? text.slice(0, REPORT_CHARS) + '…' : text);
   if (err instanceof ErrorCtor) return { message: cut(err.message), stack: cut(err.stack), name: cut(err.name), code: cut(err.code), noRetry };
+  // Freshworks' error shape, `{status, message}`: the status is what a server method answers with.
+  if (err !== null && typeof err === 'object' && typeof err.status === 'number' && err.status >= 400 && err.status <= 599) {
+    return { message: cut(typeof err.message === 'string' ? err.message : describe(err)), status: err.status, noRetry };
+  }
+  if (err !== null && typeof err === 'object' && typeof err.message === 'string') return { message: cut(err.message), noRetry };
   return { message: cut(describe(err)), noRetry };
 }

@@ -1,7 +1,7 @@
 // Guest dispatch: the one entry the host calls to start plugin code (`deliver` and `tick`
 // continue it). `init` loads the package,
 // `route` calls a service module's `run(eventData)` (Zengine), `event` calls a handler named
-// in plugin.json (Freshworks), `hook` a Haplo hook, `service` a Haplo service (synchronously,
+// in the manifest (a Freshworks event or server method, which may answer with renderData), `hook` a Haplo hook, `service` a Haplo service (synchronously,
 // returning its answer). Other outcomes go back over the channel: `respond` when a route
 // sends its response, `settled` when the called function's promise settles.
 
@@ -25,7 +25,11 @@ function runSettling(id, fn, quietOk) {
     settle(id, false, err);
     return;
   }
-  PromiseCtor.resolve(result).then((value) => { if (!quietOk) settle(id, true, value); }, (err) => settle(id, false, err));
+  // After renderData the handler's own outcome changes nothing; a failure is still logged.
+  PromiseCtor.resolve(result).then((value) => { if (!quietOk && !renderedIn(id)) settle(id, true, value); }, (err) => {
+    if (!renderedIn(id)) settle(id, false, err);
+    else { current = id; globalThis.console.error('the handler failed after renderData: ' + describe(err)); }
+  });
 }
 
 function encodeBody(body, type) {
@@ -90,6 +94,20 @@ function makeResponse(id) {
   return response;
 }
 
+/**
+ * What Zengine's runner does before a service's run(): note the request's `baseurl`, and let a
+ * draft's own lib/zn-http.js read its headers (`znHttp(req).parseHeaders()`), which it keeps
+ * for the plugin's later `znHttp()` calls.
+ */
+function zengineRunner(request) {
+  setZengineBase(request.headers && request.headers.baseurl);
+  if (!('lib/zn-http.js' in packageFiles)) return;
+  const factory = loadModule('lib/zn-http.js');
+  if (typeof factory !== 'function') return;
+  const client = factory(request);
+  if (client && typeof client.parseHeaders === 'function') client.parseHeaders();
+}
+
 function exportsOf(file, what) {
   const exported = loadModule(file);
   if (exported === null || (typeof exported !== 'object' && typeof exported !== 'function')) {
@@ -128,14 +146,15 @@ function dispatch(id, kind, payloadJson, offset, endedIds) {
         throw err;
       }
       const eventData = { request: payload.request, response: makeResponse(id) };
+      zengineRunner(payload.request);
       return mod.run(eventData);
     }, true); // a route is over when it responds, not when run() returns
   } else if (kind === 'event') {
     runSettling(id, () => {
       const mod = exportsOf(mainFile, 'event handlers are exported functions');
-      const handler = mod[payload.handler];
+      const handler = fdkHandler(mod, payload.event, payload.handler);
       if (typeof handler !== 'function') {
-        const err = new TypeError(mainFile + ' exports no function `' + payload.handler + '`; export it or fix events.' + payload.event + '.handler in plugin.json');
+        const err = new TypeError(mainFile + ' exports no function `' + payload.handler + '`; export it or fix events.' + payload.event + '.handler in the manifest');
         err.code = 'PLUGIN_NO_HANDLER';
         throw err;
       }

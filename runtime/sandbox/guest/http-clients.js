@@ -78,6 +78,12 @@ globalThis.fetch = function fetch(input, init = {}) {
     });
 };
 
+// The `baseurl` header of the route call being served (Zengine's runner gives one), or null.
+let zengineBase = null;
+function setZengineBase(value) {
+  zengineBase = typeof value === 'string' && /^https?:\/\//.test(value) ? value.replace(/\/+$/, '') : null;
+}
+
 // requestify: responses expose getBody/getCode/getHeaders; HTTP errors (>= 400) reject
 // with the response itself, as requestify does, so `.fail(function (response) {…})` works.
 class RequestifyResponse {
@@ -130,6 +136,13 @@ function requestifyRequest(url, options = {}, via = 'requestify') {
   if (options.auth && options.auth.username !== undefined) {
     headers.authorization = 'Basic ' + globalThis.btoa(options.auth.username + ':' + (options.auth.password || ''));
   }
+  // The workspace's data API under the `baseurl` Zengine's runner gave (a draft's own
+  // lib/zn-http.js builds its URLs so) is served in-process, like zn-http's paths.
+  if (zengineBase !== null && target.startsWith(zengineBase + '/')) {
+    let body;
+    if (wireBody.bodyText !== undefined) { try { body = jsonParse(wireBody.bodyText); } catch { body = wireBody.bodyText; } }
+    return dataRequest(method, target.slice(zengineBase.length), body);
+  }
   return new RequestifyPromise((resolve, reject) => {
     httpOp({ url: target, method, headers, redirect: options.redirect === false ? 'manual' : 'follow', ...wireBody }, via).then((wire) => {
       const response = new RequestifyResponse(wire);
@@ -152,8 +165,16 @@ defineHostModule('requestify', () => ObjectFreeze({
 // zn-http: Zengine's API client. A path (`/forms/1/records`) is the calling workspace's
 // data API, served in-process; an absolute URL is ordinary egress.
 function znRequest(method, path, body, options = {}) {
-  const target = StringCtor(path);
+  let target = StringCtor(path);
   if (/^[a-z][a-z0-9+.-]*:/i.test(target)) return requestifyRequest(target, { ...options, method, body }, 'zn-http');
+  // `options.params` is the query, as on an absolute URL (paging: {limit, page}).
+  const qs = options && options.params && typeof options.params === 'object' ? encodeForm(options.params) : '';
+  if (qs) target += (target.includes('?') ? '&' : '?') + qs;
+  return dataRequest(method, target, body);
+}
+
+/** The calling workspace's data API, in-process: a path such as `/forms/1/records?page=2`. */
+function dataRequest(method, target, body) {
   return new RequestifyPromise((resolve, reject) => {
     hostCall('data', { method, path: target, body: body === undefined ? undefined : body }).then((wire) => {
       const response = new RequestifyResponse({ status: wire.status, headers: { 'content-type': 'application/json' }, text: jsonStringify(wire.body) });

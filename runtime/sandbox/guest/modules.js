@@ -1,6 +1,7 @@
-// Guest CommonJS loader. `require` resolves, in order: files of the plugin package
-// (relative paths with `.js`/`.json`/`index.js`), pure-JS packages under the package's own
-// `node_modules`, then the host modules (`zn-http`, `requestify`, `plughost`). Anything else
+// Guest CommonJS loader. `require` resolves, in order: the host modules (`zn-http`,
+// `requestify`, `plughost`, even when the package vendors a copy), files of the plugin package
+// (relative paths with `.js`/`.json`/`index.js`), then pure-JS packages under the package's own
+// `node_modules`. Anything else
 // throws an error naming the module. Sources arrive once, at init, as plain strings.
 
 let packageFiles = ObjectCreate(null);
@@ -67,9 +68,11 @@ function resolveFrom(fromDir, specifier) {
 function makeRequire(fromDir) {
   const require = function require(specifier) {
     if (typeof specifier !== 'string') throw new TypeError('require() takes a module name string');
+    // The host's modules come before a vendored copy: a Zengine draft ships the real
+    // requestify under node_modules, which needs Node's http and could never load here.
+    if (hostModules.has(specifier)) return hostModules.get(specifier)();
     const file = resolveFrom(fromDir, specifier);
     if (file) return loadModule(file);
-    if (hostModules.has(specifier)) return hostModules.get(specifier)();
     const err = new ErrorCtor("Cannot find module '" + specifier + "': plugins can require their own files, pure-JS packages under their node_modules, and the host modules zn-http, requestify and plughost; Node built-ins are not available");
     err.code = 'MODULE_NOT_FOUND';
     throw err;

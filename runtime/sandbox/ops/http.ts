@@ -14,28 +14,43 @@ export interface OutboundBudgets { outboundPerInstallation: number; outboundHost
 const TEXTUAL = /^(text\/|application\/([\w.+-]*\+)?(json|xml|javascript|x-www-form-urlencoded))/i;
 
 export function httpOps(egress: EgressClient, budgets: OutboundBudgets): Ops {
+  const gate = outboundGate(egress, budgets);
+  return {
+    http: (call) => gate(call.plugin.installationId, () => request(egress, call)),
+  };
+}
+
+/** Runs `send` counted as one request in flight for `installationId`, or refuses it with PLUGIN_LIMIT. */
+export type OutboundGate = <T>(installationId: string, send: () => Promise<T>) => Promise<T>;
+
+// One gate per egress client: every op that sends through it (`http`, Freshworks' `$request`)
+// counts against the same budgets, so a plugin cannot double its share by mixing them.
+const gates = new WeakMap<EgressClient, OutboundGate>();
+
+export function outboundGate(egress: EgressClient, budgets: OutboundBudgets): OutboundGate {
+  const known = gates.get(egress);
+  if (known) return known;
   const inFlight = new Map<string, number>();
   let total = 0;
   const refuse = (limit: keyof OutboundBudgets, count: number, whose: string) => new PlughostError('PLUGIN_LIMIT',
     `${count} outbound requests are already in flight ${whose} (limit ${limit}); await some before starting more`, { details: { limit } });
-  return {
-    async http(call) {
-      const id = call.plugin.installationId;
-      const mine = inFlight.get(id) ?? 0;
-      if (mine >= budgets.outboundPerInstallation) throw refuse('outboundPerInstallation', mine, 'for this installation');
-      if (total >= budgets.outboundHostWide) throw refuse('outboundHostWide', total, 'on this host');
-      inFlight.set(id, mine + 1);
-      total++;
-      try {
-        return await request(egress, call);
-      } finally {
-        total--;
-        const left = inFlight.get(id)! - 1;
-        if (left === 0) inFlight.delete(id);
-        else inFlight.set(id, left);
-      }
-    },
+  const gate: OutboundGate = async (id, send) => {
+    const mine = inFlight.get(id) ?? 0;
+    if (mine >= budgets.outboundPerInstallation) throw refuse('outboundPerInstallation', mine, 'for this installation');
+    if (total >= budgets.outboundHostWide) throw refuse('outboundHostWide', total, 'on this host');
+    inFlight.set(id, mine + 1);
+    total++;
+    try {
+      return await send();
+    } finally {
+      total--;
+      const left = inFlight.get(id)! - 1;
+      if (left === 0) inFlight.delete(id);
+      else inFlight.set(id, left);
+    }
   };
+  gates.set(egress, gate);
+  return gate;
 }
 
 async function request(egress: EgressClient, { args, plugin, signal, deadline }: Parameters<Ops[string]>[0]) {

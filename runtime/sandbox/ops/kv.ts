@@ -55,8 +55,11 @@ export function kvOps(kv: KvTable, limits: KvLimits, now: () => number, quota: K
       const attributes = args.attributes;
       if (!['set', 'increment', 'append', 'remove'].includes(action)) throw fail(400, 'action must be set, increment, append or remove');
       if (attributes === null || typeof attributes !== 'object') throw fail(400, 'attributes must be an object (or, for remove, an array of paths)');
-      return kv.update(plugin.installationId, key, now(), quota, (old) => {
-        if (old === undefined) throw fail(404, 'Record not found');
+      return kv.update(plugin.installationId, key, now(), quota, (stored) => {
+        // A missing key is made by set, increment and append, as Freshworks' apps rely on
+        // (an agent's first bookmark is an append); there is nothing to remove from it.
+        if (stored === undefined && action === 'remove') throw fail(404, 'Record not found');
+        const old = stored === undefined ? {} : stored;
         if (old === null || typeof old !== 'object' || Array.isArray(old)) throw fail(400, 'only object values can be updated');
         const value = applyUpdate(old as Record<string, unknown>, action, attributes);
         checkValue(key, value);
