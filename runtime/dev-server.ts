@@ -69,7 +69,9 @@ export interface DevServerOptions {
 }
 
 export type ReloadResult =
-  | { status: 'reloaded'; plugin: string; version: string; installationId: string; urls: string[]; onScheduledEvent: string | null; hooks: string[]; durationMs: number }
+  | { status: 'reloaded'; plugin: string; version: string; installationId: string; urls: string[]; onScheduledEvent: string | null; hooks: string[];
+      /** Freshworks server methods, each as the URL it is called at; other events the app handles. */
+      functions: string[]; events: string[]; durationMs: number }
   | { status: 'failed'; error: { code: string; message: string; details?: unknown }; running: string | null; durationMs: number }
   | { status: 'unchanged'; running: string | null; durationMs: number };
 
@@ -272,8 +274,12 @@ export async function startDevServer(options: DevServerOptions) {
         const version = devVersion(manifest.version, await nextDevNumber(manifest.name, manifest.version));
         const devManifest: PluginManifest = { ...manifest, version };
         const devFiles: PackageFiles = new Map(files);
-        const json = JSON.parse(Buffer.from(files.get('plugin.json')!).toString('utf8')) as Record<string, unknown>;
-        devFiles.set('plugin.json', Buffer.from(JSON.stringify({ ...json, version }, null, 2) + '\n'));
+        // plugin.json says the dev version too; an FDK app's manifest.json names none.
+        const pluginJson = files.get('plugin.json');
+        if (pluginJson) {
+          const json = JSON.parse(Buffer.from(pluginJson).toString('utf8')) as Record<string, unknown>;
+          devFiles.set('plugin.json', Buffer.from(JSON.stringify({ ...json, version }, null, 2) + '\n'));
+        }
         await host.registry.publishFiles(devManifest, devFiles);
         let view;
         if (upgrade) {
@@ -290,7 +296,9 @@ export async function startDevServer(options: DevServerOptions) {
         const hooks = (await host.store.schedules.ofInstallation(view.id, 'hook')).map((h) => h.name!).sort();
         return {
           status: 'reloaded', plugin: manifest.name, version, installationId: view.id, urls: view.routes.map((r) => url + r.path),
-          onScheduledEvent: manifest.events.onScheduledEvent?.handler ?? null, hooks, durationMs: ms(),
+          onScheduledEvent: manifest.events.onScheduledEvent?.handler ?? null, hooks,
+          functions: Object.keys(manifest.functions).map((f) => `${url}/workspaces/${workspaceId}/${manifest.namespace}/smi/${f}`),
+          events: Object.keys(manifest.events).filter((e) => e !== 'onScheduledEvent').sort(), durationMs: ms(),
         };
       } catch (err) {
         return { status: 'failed', error: problemOf(err), running: runningName(), durationMs: ms() };
@@ -303,6 +311,8 @@ export async function startDevServer(options: DevServerOptions) {
         for (const u of r.urls) print(`  ${u}`);
         if (r.onScheduledEvent) print(`  onScheduledEvent: ${r.onScheduledEvent} (plughost trigger event ${r.installationId})`);
         for (const hook of r.hooks) print(`  hook ${hook} (plughost trigger hook ${r.installationId} ${hook})`);
+        for (const f of r.functions) print(`  server method: POST ${f} (JSON arguments, the operator token)`);
+        for (const e of r.events) print(`  ${e} (plughost trigger event ${r.installationId} ${e})`);
       } else if (r.status === 'failed') {
         print(`reload failed: ${r.error.code}: ${r.error.message}`);
         // Several problems (a manifest's) one per line; a single one is already in the message.

@@ -375,10 +375,19 @@ export async function createTestHost(options: TestHostOptions = {}): Promise<Tes
     },
 
     async event(name, data = {}, opts = {}) {
-      const fired = await expect('POST', `${wsPath(opts.workspace)}/events`, { event: name, data }) as { runs: Array<{ runId: string }> };
-      await Promise.all(fired.runs.map((r) => h.runs.whenDone(r.runId)));
-      await h.recorder.flush();
-      return Promise.all(fired.runs.map((r) => expect('GET', `${wsPath(opts.workspace)}/runs/${r.runId}`) as Promise<Run>));
+      // Heard from before the call: a run may finish before the answer names it.
+      const finished = new Set<string>();
+      let wake = () => undefined as void;
+      const listener = (run: { id: string }) => { finished.add(run.id); wake(); };
+      h.events.on('run:finished', listener);
+      try {
+        const fired = await expect('POST', `${wsPath(opts.workspace)}/events`, { event: name, data }) as { runs: Array<{ runId: string }> };
+        while (!fired.runs.every((r) => finished.has(r.runId))) await new Promise<void>((resolve) => { wake = resolve; });
+        await h.recorder.flush();
+        return await Promise.all(fired.runs.map((r) => expect('GET', `${wsPath(opts.workspace)}/runs/${r.runId}`) as Promise<Run>));
+      } finally {
+        h.events.off('run:finished', listener);
+      }
     },
 
     now: () => inner.now(),

@@ -1,8 +1,11 @@
 // `plughost trigger`: fires a handler of a running host by hand and prints the run it made:
-// an installation's `onScheduledEvent` with a payload, a Haplo schedule hook at a chosen
+// an installation's `onScheduledEvent` or another event it handles (an FDK app's
+// server/test_data/<event>.json as the payload by default), a Haplo schedule hook at a chosen
 // time, a scheduled webhook (run now), or moves the virtual clock of a `plughost dev` host.
 // Exits non-zero when a run failed.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { formatRun } from '../dev-server.ts';
 import { parseInstant } from '../http/routes/triggers.ts';
@@ -50,6 +53,19 @@ async function readData(value: string): Promise<Record<string, unknown>> {
   return parsed as Record<string, unknown>;
 }
 
+/**
+ * The `data` for an event: `--data`, else FDK's `server/test_data/<event>.json` of the app
+ * folder (a whole payload, whose `data` is taken), else `{}`.
+ */
+async function eventData(event: string, given: string | undefined, app: string): Promise<Record<string, unknown>> {
+  if (given !== undefined) return readData(given);
+  const file = path.join(app, 'server', 'test_data', `${event}.json`);
+  if (!existsSync(file)) return {};
+  process.stderr.write(`payload from ${file}\n`);
+  const payload = await readData(file);
+  return payload.data !== null && typeof payload.data === 'object' && !Array.isArray(payload.data) ? payload.data as Record<string, unknown> : payload;
+}
+
 function printRun(run: Run | null | undefined): boolean {
   if (!run) {
     process.stdout.write('no run was made\n');
@@ -74,16 +90,19 @@ Examples (against \`plughost dev\`, which prints the URL and token):
       .description(description)
       .option('--workspace <id>', 'workspace (PLUGHOST_WORKSPACE)', process.env.PLUGHOST_WORKSPACE || 'dev');
 
-  sub('event', 'call the installation\'s onScheduledEvent handler once and print the run')
+  sub('event', 'call one event handler of the installation (default onScheduledEvent) and print the run')
     .argument('<installationId>')
-    .option('--data <file|json>', 'the payload\'s `data`: a JSON file, or inline JSON starting with {', '{}')
-    .option('--at <iso>', 'the payload\'s `timestamp` (default: the host\'s now)')
-    .option('--name <name>', 'the schedule name the handler sees (payload.schedule.name)')
-    .action(async (id: string, f: Flags & { data: string; at?: string; name?: string }) => {
-      const data = await readData(f.data);
-      const json = { data, ...(f.at ? { at: instant('--at', f.at) } : {}), ...(f.name ? { name: f.name } : {}) };
-      process.stderr.write(`firing onScheduledEvent of ${id}…\n`);
-      const r = await call(f, 'POST', `${installation(f, id)}/events/onScheduledEvent`, { json });
+    .argument('[event]', 'the event, e.g. onTicketCreate (default onScheduledEvent)', 'onScheduledEvent')
+    .option('--data <file|json>', 'the payload\'s `data`: a JSON file, or inline JSON starting with {; default: <app>/server/test_data/<event>.json when there is one, as `fdk run` does')
+    .option('--app <dir>', 'the FDK app folder whose server/test_data to read (default: the current folder)', '.')
+    .option('--at <iso>', 'onScheduledEvent: the payload\'s `timestamp` (default: the host\'s now)')
+    .option('--name <name>', 'onScheduledEvent: the schedule name the handler sees (payload.schedule.name)')
+    .action(async (id: string, event: string, f: Flags & { data?: string; app: string; at?: string; name?: string }) => {
+      const data = await eventData(event, f.data, f.app);
+      const scheduled = event === 'onScheduledEvent';
+      const json = scheduled ? { data, ...(f.at ? { at: instant('--at', f.at) } : {}), ...(f.name ? { name: f.name } : {}) } : { data };
+      process.stderr.write(`firing ${event} of ${id}…\n`);
+      const r = await call(f, 'POST', `${installation(f, id)}/events/${enc(event)}`, { json });
       if (!printRun(r.run)) process.exitCode = 1;
     });
 

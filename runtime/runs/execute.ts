@@ -81,13 +81,16 @@ export function createRuns(deps: RunsDeps) {
     return installations.toSandboxPlugin(inst);
   };
 
+  /** The workspace as Freshworks payloads name it (a gone workspace is its id alone). */
+  const accountOf = async (workspaceId: string) => (await store.workspaces.get(workspaceId)) ?? { id: workspaceId };
+
   const ofPlugin = async (t: Extract<Trigger, { kind: 'event' | 'hook' | 'app-event' | 'smi' }>, meta: RunMeta): Promise<Settled> => {
     const plugin = t.kind === 'app-event' && t.plugin ? t.plugin : await pluginOf(t.workspaceId, t.installationId);
     if (plugin instanceof PlughostError) return refused(t.workspaceId, { ...meta, installationId: t.installationId }, plugin);
     if (t.kind === 'app-event') {
       const handler = plugin.manifest.events[t.event]?.handler;
       if (!handler) return refused(t.workspaceId, { ...meta, installationId: t.installationId }, new PlughostError('PLUGIN_NO_HANDLER', `plugin \`${plugin.manifest.name}\` declares no handler for ${t.event}`));
-      const payload = { ...appEventPayload(plugin.workspaceId, plugin.iparams, t.event, now()), ...t.payload };
+      const payload = { ...appEventPayload(await accountOf(plugin.workspaceId), plugin.iparams, t.event, now()), ...t.payload };
       const { run, outcome } = await executor.run(plugin, { kind: 'event', payload: { handler, event: t.event, payload } }, meta);
       return { run, noRetry: askedNoRetry(outcome), outcome };
     }
@@ -105,7 +108,7 @@ export function createRuns(deps: RunsDeps) {
     }
     const handler = plugin.manifest.events.onScheduledEvent?.handler;
     if (!handler) return refused(t.workspaceId, { ...meta, installationId: t.installationId }, noEventHandler(plugin));
-    const payload = scheduledEventPayload(plugin.workspaceId, plugin.iparams, t);
+    const payload = scheduledEventPayload(await accountOf(plugin.workspaceId), plugin.iparams, t);
     const { run, outcome } = await executor.run(plugin, { kind: 'event', payload: { handler, event: 'onScheduledEvent', payload } }, meta);
     return { run, noRetry: askedNoRetry(outcome) };
   };

@@ -2,14 +2,17 @@
 // and the manual triggers: Freshworks' onScheduledEvent payload and Haplo's hook arguments.
 import { instantToWall, wallFields } from './zoned-time.ts';
 
+/** The account as Freshworks payloads name it: the workspace, with the product's domain and region when set. */
+export interface PayloadAccount { id: string; domain?: string | null; region?: string | null }
+
 /** What every Freshworks event payload carries: account, event, region, time, domain and iparams. */
-export function appEventPayload(workspaceId: string, iparams: Record<string, unknown>, event: string, timestamp: number) {
-  return { account_id: workspaceId, event, region: 'US', timestamp, domain: `${workspaceId}.plughost.local`, iparams };
+export function appEventPayload(account: PayloadAccount, iparams: Record<string, unknown>, event: string, timestamp: number) {
+  return { account_id: account.id, event, region: account.region ?? 'US', timestamp, domain: account.domain ?? `${account.id}.plughost.local`, iparams };
 }
 
 /** The payload a Freshworks `onScheduledEvent` handler receives. */
-export function scheduledEventPayload(workspaceId: string, iparams: Record<string, unknown>, o: { timestamp: number; data: unknown; name: string; idempotencyKey: string }) {
-  const { iparams: _, ...common } = appEventPayload(workspaceId, iparams, 'onScheduledEvent', o.timestamp);
+export function scheduledEventPayload(account: PayloadAccount, iparams: Record<string, unknown>, o: { timestamp: number; data: unknown; name: string; idempotencyKey: string }) {
+  const { iparams: _, ...common } = appEventPayload(account, iparams, 'onScheduledEvent', o.timestamp);
   return { ...common, data: o.data, iparams, idempotencyKey: o.idempotencyKey, schedule: { name: o.name } };
 }
 

@@ -4,16 +4,20 @@ import { PlughostError } from '../errors.ts';
 import { isUniqueViolation } from './dialect.ts';
 import { pageBy, type Page, type PageRequest } from './page.ts';
 
-export interface Workspace { id: string; name: string; timezone: string; createdAt: number }
-interface Row { id: string; name: string; timezone: string; created_at: number }
+/** `domain` and `region`: what the host product says of the account, for Freshworks payloads (null: not set). */
+export interface Workspace { id: string; name: string; timezone: string; createdAt: number; domain: string | null; region: string | null }
+interface Row { id: string; name: string; timezone: string; created_at: number; product_domain: string | null; region: string | null }
 
-const toWorkspace = (r: Row): Workspace => ({ id: r.id, name: r.name, timezone: r.timezone, createdAt: Number(r.created_at) });
+const toWorkspace = (r: Row): Workspace => ({
+  id: r.id, name: r.name, timezone: r.timezone, createdAt: Number(r.created_at), domain: r.product_domain ?? null, region: r.region ?? null,
+});
 
 export function workspacesTable(db: Knex) {
   return {
-    async create(ws: Workspace): Promise<Workspace> {
+    async create(input: Omit<Workspace, 'domain' | 'region'> & Partial<Pick<Workspace, 'domain' | 'region'>>): Promise<Workspace> {
+      const ws: Workspace = { ...input, domain: input.domain ?? null, region: input.region ?? null };
       try {
-        await db('workspaces').insert({ id: ws.id, name: ws.name, timezone: ws.timezone, created_at: ws.createdAt });
+        await db('workspaces').insert({ id: ws.id, name: ws.name, timezone: ws.timezone, created_at: ws.createdAt, product_domain: ws.domain, region: ws.region });
       } catch (err) {
         if (isUniqueViolation(err)) throw new PlughostError('WORKSPACE_EXISTS', `workspace \`${ws.id}\` exists; choose another id`, { cause: err });
         throw err;
@@ -28,6 +32,17 @@ export function workspacesTable(db: Knex) {
       const ws = await this.get(id);
       if (!ws) throw new PlughostError('WORKSPACE_NOT_FOUND', `no workspace \`${id}\``);
       return ws;
+    },
+    /** Changes the name or product fields given; resolves with the workspace as stored. */
+    async update(id: string, change: Partial<Pick<Workspace, 'name' | 'domain' | 'region'>>): Promise<Workspace> {
+      const set: Record<string, unknown> = {};
+      if (change.name !== undefined) set.name = change.name;
+      if (change.domain !== undefined) set.product_domain = change.domain;
+      if (change.region !== undefined) set.region = change.region;
+      if (Object.keys(set).length > 0 && (await db('workspaces').where({ id }).update(set)) === 0) {
+        throw new PlughostError('WORKSPACE_NOT_FOUND', `no workspace \`${id}\``);
+      }
+      return this.require(id);
     },
     list(page: PageRequest, only?: string): Promise<Page<Workspace>> {
       const q = db('workspaces').select('*');

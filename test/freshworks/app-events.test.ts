@@ -58,7 +58,7 @@ exports = {
   },
   onScheduledEventHandler: function () {},
   onTicketCreateHandler: async function (args) {
-    await $db.set('ticket:' + args.data.ticket.id, { subject: args.data.ticket.subject, domain: args.domain });
+    await $db.set('ticket:' + args.data.ticket.id, { subject: args.data.ticket.subject, domain: args.domain, region: args.region, account: args.account_id });
   }
 };`,
 });
@@ -184,7 +184,7 @@ test('a product event reaches every active installation that handles it, the old
   assert.equal(r.status, 202, JSON.stringify(r.body));
   assert.deepEqual(r.body.runs.map((x: { installationId: string }) => x.installationId).sort(), [modern.id, legacy.id].sort());
   await finished(r.body.runs.map((x: { runId: string }) => x.runId));
-  assert.deepEqual(await kvOf(modern.id, 'ticket:101'), { subject: 'Printer on fire', domain: `${id}.plughost.local` });
+  assert.deepEqual(await kvOf(modern.id, 'ticket:101'), { subject: 'Printer on fire', domain: `${id}.plughost.local`, region: 'US', account: id });
   assert.deepEqual(await kvOf(legacy.id, 'seen:101'), { by: 'legacy' });
   // An event nobody handles starts no run; host-fired events cannot be sent from outside.
   assert.deepEqual((await h.api('POST', `/api/v1/workspaces/${id}/events`, { event: 'onContactCreate', data: {} })).body.runs, []);
@@ -193,3 +193,18 @@ test('a product event reaches every active installation that handles it, the old
   assert.equal((await h.api('POST', `/api/v1/workspaces/${id}/events`, { event: 'drop tables' })).status, 400);
 });
 
+
+test("the workspace's product domain and region, once set, are what payloads carry", async () => {
+  const id = await workspace();
+  const inst = (await h.api('POST', `/api/v1/workspaces/${id}/installations`, { plugin: 'psa-sync', version: '1.0.0', iparams: { tenant: 'acme' } })).body;
+  const patched = await h.api('PATCH', `/api/v1/workspaces/${id}`, { domain: 'acme.freshdesk.com', region: 'EU' });
+  assert.equal(patched.status, 200, JSON.stringify(patched.body));
+  assert.deepEqual([patched.body.domain, patched.body.region], ['acme.freshdesk.com', 'EU']);
+  const r = await h.api('POST', `/api/v1/workspaces/${id}/events`, { event: 'onTicketCreate', data: { ticket: { id: 5, subject: 'VPN' } } });
+  await finished(r.body.runs.map((x: { runId: string }) => x.runId));
+  assert.deepEqual(await kvOf(inst.id, 'ticket:5'), { subject: 'VPN', domain: 'acme.freshdesk.com', region: 'EU', account: id });
+  const bad = await h.api('PATCH', `/api/v1/workspaces/${id}`, { domain: 'not a host', region: 'eu', timezone: 'UTC' });
+  assert.equal(bad.status, 400);
+  assert.deepEqual(bad.body.error.details.map((d: { path: string }) => d.path).sort(), ['(root)', 'domain', 'region'].sort());
+  assert.equal((await h.api('PATCH', `/api/v1/workspaces/${id}`, { domain: null })).body.domain, null);
+});

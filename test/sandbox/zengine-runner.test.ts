@@ -77,6 +77,14 @@ exports.run = function (eventData) {
 `,
 };
 
+// Like Zengine's labs plugins, reading settings from znFirebase().
+const firebaseUser = {
+  'plugin.json': { name: 'zn-firebase-user', version: '1.0.0', namespace: 'fb', services: [{ route: 'settings', main: 'plugin.js' }] },
+  'plugin.js': `exports.run = function (eventData) {
+  znFirebase().child(eventData.request.params.workspaceId + '/settings').once('value', function (s) { eventData.response.send(s.val()); });
+};`,
+};
+
 let h: TestHost;
 let formId: number;
 const ids: number[] = [];
@@ -86,7 +94,7 @@ before(async () => {
   await h.api('POST', '/api/v1/workspaces', { id: 'zn', name: 'Zengine' });
   formId = (await h.api('POST', '/api/v1/workspaces/zn/forms', { name: 'Tasks' })).body.data.id;
   for (let i = 1; i <= 25; i++) ids.push((await h.api('POST', `/api/v1/workspaces/zn/forms/${formId}/records`, { name: `task ${i}`, fields: { field1: i } })).body.data.id);
-  for (const plugin of [draft, batched]) {
+  for (const plugin of [draft, batched, firebaseUser]) {
     const { name } = (await h.publish(plugin)).body;
     assert.equal((await h.api('POST', '/api/v1/workspaces/zn/installations', { plugin: name })).status, 201);
   }
@@ -134,4 +142,11 @@ test('the admin API serves records by id too; a PUT to a record of another works
   assert.equal((await h.api('GET', `/api/v1/workspaces/zn/forms/${formId}/records/${ids[0]}`)).body.data.name, 'task 1');
   const bad = await h.api('PUT', `/api/v1/workspaces/zn/forms/${formId}/records/${ids[0]}`, { name: '' });
   assert.equal(bad.status, 400);
+});
+
+test('znFirebase() fails the run with an error that names the replacement', async () => {
+  const res = await fetch(`${h.url}/workspaces/zn/fb/settings`);
+  assert.equal(res.status, 500);
+  const run = (await h.api('GET', `/api/v1/workspaces/zn/runs/${res.headers.get('x-plughost-run')}`)).body;
+  assert.match(run.error.message, /znFirebase is not available on plughost: keep settings in installation parameters/);
 });

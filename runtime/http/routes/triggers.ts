@@ -1,6 +1,6 @@
 // Firing an installation's handlers by hand (`plughost trigger`, the SDK, an operator):
 // `POST …/installations/:id/events/onScheduledEvent` calls its Freshworks handler once with
-// a payload built like a scheduled firing's, and `POST …/installations/:id/hooks/:hook` calls
+// a payload built like a scheduled firing's (`…/events/:event` any other event it handles), and `POST …/installations/:id/hooks/:hook` calls
 // one Haplo schedule hook with the arguments of a chosen instant in the workspace's zone, and
 // `POST …/workspaces/:ws/events {event, data}` fires a Freshworks product event (onTicketCreate,
 // …) into every active installation whose manifest handles it, answering 202 with their runs.
@@ -45,6 +45,7 @@ const eventInput = z.object({
   name: z.string().min(1).max(128).optional(),
 }).strict();
 const hookInput = z.object({ at }).strict();
+const appEventInput = z.object({ data: z.record(z.string(), z.unknown()).optional() }).strict();
 // A product event from the host product (onTicketCreate, …): FDK's event names, any JSON data.
 const productEventInput = z.object({
   event: z.string().regex(/^on[A-Z][A-Za-z]{1,63}$/, 'must be an FDK event name such as onTicketCreate'),
@@ -66,6 +67,19 @@ export function triggerRoutes(router: ApiRouter, deps: ApiDeps) {
     }
     return { workspace, inst, plugin: await installations.toSandboxPlugin(inst) };
   };
+
+  // Any other event the app's manifest handles (FDK's `fdk run` simulations): its payload's data.
+  router.post(`${base}/events/:event`, guard, async (ctx, next) => {
+    if (ctx.params.event === 'onScheduledEvent') return next();
+    const input = validate(appEventInput, await jsonBody(ctx, options.http.maxBodyBytes));
+    const { plugin } = await activePlugin(ctx.params.ws!, ctx.params.id!);
+    const event = ctx.params.event!;
+    if (!Object.hasOwn(plugin.manifest.events, event)) {
+      throw new PlughostError('PLUGIN_NO_HANDLER', `plugin \`${plugin.manifest.name}\` declares no handler for ${event.slice(0, 64)}`);
+    }
+    const execution = await runs.execute({ kind: 'app-event', workspaceId: plugin.workspaceId, installationId: plugin.installationId, event, payload: { data: input.data ?? {} }, plugin }, { trigger: 'manual' });
+    ctx.body = { run: (await execution.done).run };
+  });
 
   router.post(`${base}/events/onScheduledEvent`, guard, async (ctx) => {
     const input = validate(eventInput, await jsonBody(ctx, options.http.maxBodyBytes));

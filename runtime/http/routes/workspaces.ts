@@ -1,12 +1,12 @@
 // Workspaces and workspace tokens.
 import { parsePage } from '../../store/page.ts';
 import type { Workspace } from '../../store/workspaces.ts';
-import { workspaceInput } from '../../workspaces.ts';
+import { workspaceChange, workspaceInput } from '../../workspaces.ts';
 import type { ApiDeps, ApiRouter } from '../api-context.ts';
 import { workspaceAccess } from '../api-context.ts';
 import { jsonBody, validate } from '../body.ts';
 
-const view = (ws: Workspace) => ({ id: ws.id, name: ws.name, timezone: ws.timezone, createdAt: new Date(ws.createdAt).toISOString() });
+const view = (ws: Workspace) => ({ id: ws.id, name: ws.name, timezone: ws.timezone, domain: ws.domain, region: ws.region, createdAt: new Date(ws.createdAt).toISOString() });
 
 export function workspaceRoutes(router: ApiRouter, deps: ApiDeps) {
   const { auth, store, workspaces, options } = deps;
@@ -23,6 +23,12 @@ export function workspaceRoutes(router: ApiRouter, deps: ApiDeps) {
   });
   router.get('/workspaces/:ws', workspaceAccess(auth), async (ctx) => {
     ctx.body = view(await store.workspaces.require(ctx.params.ws!));
+  });
+  // The name and what the host product says of the account (domain, region); null clears one.
+  router.patch('/workspaces/:ws', workspaceAccess(auth), async (ctx) => {
+    const input = validate(workspaceChange, await jsonBody(ctx, options.http.maxBodyBytes));
+    await store.workspaces.require(ctx.params.ws!);
+    ctx.body = view(await store.workspaces.update(ctx.params.ws!, input));
   });
   router.post('/workspaces/:ws/tokens', async (ctx) => {
     auth.checkOperator(ctx.state.principal);

@@ -193,3 +193,11 @@ defineHostModule('zn-http', () => function znHttp() {
     delete: (path, options) => znRequest('DELETE', path, undefined, options),
   });
 });
+
+// Zengine's `znFirebase()` (a per-workspace Firebase settings store) has no counterpart here:
+// calling it says what to use instead, rather than "znFirebase is not defined".
+globalThis.znFirebase = function znFirebase() {
+  const err = new ErrorCtor('znFirebase is not available on plughost: keep settings in installation parameters (require(\'plughost\').iparams) and data in $db or the workspace data API');
+  err.code = 'PLUGIN_UNSUPPORTED_API';
+  throw err;
+};

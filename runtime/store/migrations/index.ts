@@ -7,6 +7,7 @@ import * as m003 from './003_integration_messages.ts';
 import * as m004 from './004_misfire_grace.ts';
 import * as m005 from './005_storage_quotas.ts';
 import * as m006 from './006_seen_signatures.ts';
+import * as m007 from './007_workspace_product.ts';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_core': m001,
@@ -15,6 +16,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '004_misfire_grace': m004,
   '005_storage_quotas': m005,
   '006_seen_signatures': m006,
+  '007_workspace_product': m007,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
