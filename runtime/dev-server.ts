@@ -267,7 +267,7 @@ export async function startDevServer(options: DevServerOptions) {
         const upgrade = current && current.pluginName === manifest.name && current.namespace === manifest.namespace ? current : undefined;
         // Check the installation parameters as install/upgrade will, before anything changes.
         const kept = upgrade ? (await host.installations.toSandboxPlugin(upgrade)).iparams : {};
-        const declared = Object.fromEntries(Object.entries(kept).filter(([k]) => Object.hasOwn(manifest.iparams, k)));
+        const declared = Object.fromEntries(Object.entries(kept).filter(([k]) => manifest.openIparams || Object.hasOwn(manifest.iparams, k)));
         const { plain, secure } = validateIparams(manifest, { ...declared, ...options.iparams }, {});
         await checkLoads(manifest, files, { ...plain, ...secure });
         // Only a save that loads gets a version: -dev.<n> is the n-th good save.

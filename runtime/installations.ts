@@ -130,7 +130,7 @@ export function createInstallations(deps: InstallationsDeps) {
       }
       const oldSecure = inst.secureIparams ? (secrets.open(inst.secureIparams) as Record<string, unknown>) : {};
       // An upgrade keeps the values the new version still declares and re-checks them.
-      const kept = Object.fromEntries(Object.entries({ ...inst.iparams, ...oldSecure }).filter(([k]) => Object.hasOwn(manifest.iparams, k)));
+      const kept = Object.fromEntries(Object.entries({ ...inst.iparams, ...oldSecure }).filter(([k]) => manifest.openIparams || Object.hasOwn(manifest.iparams, k)));
       const { plain, secure } = validateIparams(manifest, { ...kept, ...(input.iparams ?? {}) }, {});
       const updated: Installation = {
         ...inst, pluginVersion: version, iparams: plain, secureIparams: Object.keys(secure).length ? secrets.seal(secure) : null,

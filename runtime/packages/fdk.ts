@@ -134,9 +134,6 @@ export function fdkManifest(files: PackageFiles, identity: PackageIdentity = {})
     if (!requests || !Object.hasOwn(requests, name)) problems.push({ path: `manifest.json requests.${name}`, message: 'names a request template that config/requests.json does not define' });
   }
   if (!identity.name) problems.push({ path: 'name', message: 'is not in an FDK manifest; give it when publishing (--name, or ?name= on POST /api/v1/plugins)' });
-  if (files.has('config/iparams.html') && !iparams) {
-    problems.push({ path: 'config/iparams.html', message: 'custom installation pages are not supported; describe the parameters in config/iparams.json' });
-  }
   if (problems.length > 0) failFdk(problems);
   const name = identity.name!;
   const hasMain = files.has(SERVER_MAIN);
@@ -154,6 +151,8 @@ export function fdkManifest(files: PackageFiles, identity: PackageIdentity = {})
       iparams: iparamsOf(iparams ?? {}),
       requests: templates,
       permissions: { hosts },
+      // A custom installation page sets parameters the host cannot learn: any are taken, kept secure.
+      openIparams: files.has('config/iparams.html') && !iparams,
     }, new Set(files.keys()));
   } catch (err) {
     // The problems name plughost's fields; say that they came from the FDK app's files.

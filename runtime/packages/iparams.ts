@@ -46,6 +46,7 @@ const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const PHONE_RE = /^\+?[0-9 ().-]{3,32}$/;
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const IDENTIFIER_RE = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+const OPEN_VALUE_MAX = 10_000;
 
 function optionList(options: readonly IparamOption[] | undefined): string {
   return (options ?? []).map((o) => JSON.stringify(o)).join(', ');
@@ -122,7 +123,7 @@ function fail(problems: IparamProblem[]): never {
  * optional value. Throws INVALID_IPARAMS listing every problem by `iparams.<name>` path.
  */
 export function validateIparams(
-  manifest: { iparams: Record<string, IparamSpec> },
+  manifest: { iparams: Record<string, IparamSpec>; openIparams?: boolean },
   input: unknown,
   options: ValidateIparamsOptions = {},
 ): ValidatedIparams {
@@ -157,8 +158,16 @@ export function validateIparams(
     (spec.secure ? result.secure : result.plain)[name] = value;
   }
   for (const name of Object.keys(given)) {
-    if (!Object.hasOwn(specs, name)) {
+    if (Object.hasOwn(specs, name)) continue;
+    if (!manifest.openIparams) {
       problems.push({ path: iparamPath(name), message: 'is not declared in plugin.json; remove it or declare it under iparams' });
+    } else if (!IDENTIFIER_RE.test(name) || name.length > 64) {
+      problems.push({ path: iparamPath(name), message: 'must be a JavaScript identifier of at most 64 characters' });
+    } else if (given[name] !== null && given[name] !== undefined) {
+      // Undeclared (a custom installation page's): kept write-only, as its type is unknown.
+      const size = JSON.stringify(given[name])?.length ?? 0;
+      if (size > OPEN_VALUE_MAX) problems.push({ path: iparamPath(name), message: `is ${size} characters of JSON; at most ${OPEN_VALUE_MAX}` });
+      else result.secure[name] = given[name];
     }
   }
   if (problems.length > 0) fail(problems);

@@ -38,6 +38,11 @@ export interface PluginManifest {
   functions: Record<string, { timeoutMs: number }>;
   /** Request templates (Freshworks config/requests.json) for `$request.invokeTemplate`. */
   requests: Record<string, RequestTemplate>;
+  /**
+   * Installation parameters beyond `iparams` are taken, each kept secure: an FDK app with a
+   * custom installation page (config/iparams.html) declares none the host could read.
+   */
+  openIparams: boolean;
 }
 
 export interface RequestTemplate {
@@ -184,6 +189,7 @@ function manifestSchema(files: ReadonlySet<string> | undefined) {
       z.strictObject({ timeoutMs: z.number().int().min(100).max(60_000).optional() }),
     ).default({}),
     requests: z.record(z.string().max(128).regex(IDENTIFIER_RE, 'must be a JavaScript identifier such as getTicket'), requestTemplateSchema).default({}),
+    openIparams: z.boolean().default(false),
   });
 }
 
@@ -306,6 +312,7 @@ export function parseManifest(raw: unknown, files?: ReadonlySet<string>): Plugin
     limits: m.limits,
     functions: Object.fromEntries(Object.entries(m.functions).map(([name, f]) => [name, { timeoutMs: f.timeoutMs ?? m.limits.timeoutMs }])),
     requests: m.requests,
+    openIparams: m.openIparams,
   };
 }
 

@@ -11,7 +11,7 @@ export type PackageFiles = Map<string, Uint8Array>;
 export interface PluginVersion { name: string; version: string; manifest: PluginManifest; sizeBytes: number; createdAt: number }
 export interface PluginSummary { name: string; latestVersion: string; displayName: string; versions: number }
 // Manifests stored before server methods and request templates existed have neither.
-const withDefaults = (m: PluginManifest): PluginManifest => ({ ...m, functions: m.functions ?? {}, requests: m.requests ?? {} });
+const withDefaults = (m: PluginManifest): PluginManifest => ({ ...m, functions: m.functions ?? {}, requests: m.requests ?? {}, openIparams: m.openIparams ?? false });
 
 interface Row { name: string; version: string; manifest: string; size_bytes: number; created_at: number; files?: string }
 

@@ -125,10 +125,9 @@ test('every problem at once, each named by the FDK file it is in', () => {
   assert.deepEqual(problems, ['config/iparams.json.color.type', 'config/iparams.json["bad-name"]']);
 });
 
-test('an unsupported platform, a custom install page and templated domains are refused with what to do instead', () => {
+test('an unsupported platform, templated domains and events without server.js are refused with what to do instead', () => {
   for (const [app, pattern] of [
     [{ 'manifest.json': { 'platform-version': '1.0' } }, /platform 2\.x and 3\.x/],
-    [{ 'manifest.json': { 'platform-version': '2.3', product: {} }, 'config/iparams.html': '<form></form>' }, /custom installation pages/],
     [{ 'manifest.json': { 'platform-version': '2.3', product: {}, 'whitelisted-domains': ['https://<%= iparam.domain %>.freshdesk.com'] } }, /is a template/],
     [{ 'manifest.json': { 'platform-version': '2.3', product: { freshdesk: { events: { onTicketCreate: { handler: 'h' } } } } } }, /server\/server\.js.*missing/],
   ] as const) {
@@ -192,4 +191,25 @@ test('manifest dependencies join the package under server/node_modules; one that
     return true;
   });
   fs.rmSync(root, { recursive: true, force: true });
+});
+
+test('an app with a custom installation page (config/iparams.html) takes any parameters, each kept write-only', async () => {
+  const app = {
+    'manifest.json': { 'platform-version': '2.3', product: { freshdesk: { functions: { keys: {} } } } },
+    'config/iparams.html': '<form id="settings"></form>',
+    'config/assets/iparams.js': 'function getConfigs() { return {}; }',
+    'server/server.js': 'exports = { keys: function (args) { renderData(null, { subdomain: args.iparams.subdomain, hasKey: Boolean(args.iparams.api_key) }); } };',
+  };
+  assert.equal(fdkManifest(files(app), { name: 'custom-page' }).openIparams, true);
+  assert.equal((await h.publish(app, { name: 'custom-page' })).status, 201);
+  await h.api('POST', '/api/v1/workspaces', { id: 'fdk-open', name: 'open' });
+  const inst = await h.api('POST', '/api/v1/workspaces/fdk-open/installations', { plugin: 'custom-page', iparams: { subdomain: 'acme', api_key: 'k-1' } });
+  assert.equal(inst.status, 201, JSON.stringify(inst.body));
+  assert.deepEqual([inst.body.iparams, inst.body.secureIparamsSet.sort()], [{}, ['api_key', 'subdomain']]);
+  const answer = await h.api('POST', '/workspaces/fdk-open/custom-page/smi/keys', {});
+  assert.deepEqual(answer.body.response, { subdomain: 'acme', hasKey: true });
+  // Names must still be identifiers, and values bounded.
+  const bad = await h.api('POST', '/api/v1/workspaces/fdk-open/installations', { plugin: 'custom-page', iparams: { 'no-dash': 1, big: 'x'.repeat(10_001) } });
+  assert.equal(bad.status, 422);
+  assert.deepEqual(bad.body.error.details.map((d: { path: string }) => d.path).sort(), ['iparams.big', 'iparams["no-dash"]']);
 });

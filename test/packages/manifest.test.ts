@@ -21,7 +21,7 @@ const minimal = { name: 'todo-digest', version: '1.0.0', namespace: 'todo' };
 
 test('the SPEC section 2 example parses as written', () => {
   const m = parseManifest(specExample, new Set(['plugin.json', 'plugin.js', 'server.js']));
-  assert.deepEqual(m, { ...specExample, iparams: { chatToken: { type: 'text', secure: true, required: true } }, functions: {}, requests: {} });
+  assert.deepEqual(m, { ...specExample, iparams: { chatToken: { type: 'text', secure: true, required: true } }, functions: {}, requests: {}, openIparams: false });
 });
 
 test('a minimal manifest gets every default', () => {
@@ -36,6 +36,7 @@ test('a minimal manifest gets every default', () => {
     limits: { timeoutMs: 20000, memoryMb: 64 },
     functions: {},
     requests: {},
+    openIparams: false,
   });
   const m = parseManifest({ ...minimal, services: [{ route: 'a', main: './lib/a.js' }, { route: 'b' }], iparams: { n: { type: 'number' } } });
   assert.deepEqual(m.services, [{ route: 'a', main: 'lib/a.js', access: 'public' }, { route: 'b', main: 'plugin.js', access: 'public' }]);

@@ -88,9 +88,10 @@ function fromTemplate(call: OpCall): Prepared {
   const headers: Record<string, string> = {};
   for (const [key, value] of Object.entries(schema.headers)) headers[key] = headerValue(key, sub.render(value, 'headers'));
   const body = args.body === undefined || args.body === null ? undefined : typeof args.body === 'string' ? args.body : JSON.stringify(args.body);
-  // The template's host is the app's declaration; one chosen by the code at run time (from
-  // context) is not, and must be in permissions.hosts like any other.
-  const extraHosts = sub.usedContextIn.has('host') ? [] : [url.host];
+  // The template's host is the app's declaration, one chosen at run time from context too:
+  // FDK lets serverless code substitute the host from context. The egress policy still
+  // applies (no private, loopback or link-local addresses).
+  const extraHosts = [url.host];
   return {
     url: url.href, method: schema.method, headers, ...(body === undefined ? {} : { body }), extraHosts,
     maxAttempts: template.options.maxAttempts, retryDelay: template.options.retryDelay, parse: false, what: `template ${name}`,
@@ -156,7 +157,6 @@ function multipart(form: Record<string, unknown>, boundary: string): Uint8Array 
 type Field = 'host' | 'path' | 'query' | 'headers' | 'url' | 'body';
 
 function substitution(iparams: Record<string, unknown>, secure: Set<string>, context: Record<string, unknown> | undefined) {
-  const usedContextIn = new Set<Field>();
   const value = (expr: string, field: Field): string => {
     const terms = splitTerms(expr);
     return terms.map((term) => {
@@ -169,7 +169,6 @@ function substitution(iparams: Record<string, unknown>, secure: Set<string>, con
       const [source, path] = [ref[1]!, ref[2]!.slice(1).split('.')];
       if (source === 'context') {
         if (context === undefined) throw new PlatformFailure(400, `\`<%= ${term} %>\`: $request.get/post/… has no context; only iparams are substituted`);
-        usedContextIn.add(field);
         return text(dig(context, path));
       }
       if (secure.has(path[0]!) && field !== 'headers') {
@@ -179,7 +178,6 @@ function substitution(iparams: Record<string, unknown>, secure: Set<string>, con
     }).join('');
   };
   return {
-    usedContextIn,
     render(template: string, field: Field): string {
       return template.replace(/<%=([\s\S]*?)%>/g, (_all, expr: string) => value(expr.trim(), field));
     },
