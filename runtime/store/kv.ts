@@ -15,8 +15,11 @@ import { PlughostError } from '../errors.ts';
 export interface KvQuota { kvKeys: number; kvBytes: number }
 export interface KvUsage { kvKeys: number; kvBytes: number }
 
-/** What a write does with the key, given its old value: store `value`, delete it, or leave it. */
-export type KvChange<T> = { value: unknown; result: T } | { delete: true; result: T } | { keep: true; result: T };
+/**
+ * What a write does with the key, given its old value: store `value` (until `expiresAt`, epoch
+ * ms; omitted: as it was, null: for good), delete it, or leave it.
+ */
+export type KvChange<T> = { value: unknown; result: T; expiresAt?: number | null } | { delete: true; result: T } | { keep: true; result: T };
 
 const entryBytes = (key: string, json: string) => Buffer.byteLength(key) + Buffer.byteLength(json);
 
@@ -33,6 +36,8 @@ function checkQuota(quota: KvQuota, key: string, before: KvUsage, after: KvUsage
   }
 }
 
+const expired = (row: { expires_at?: unknown }, now: number) => row.expires_at !== null && row.expires_at !== undefined && Number(row.expires_at) <= now;
+
 export function kvTable(db: Knex) {
   /** One key's read-check-write under the installation's usage lock. */
   const write = <T>(installationId: string, key: string, now: number, quota: KvQuota, change: (old: unknown | undefined) => KvChange<T>): Promise<T> =>
@@ -42,9 +47,11 @@ export function kvTable(db: Knex) {
       if (trx.client.config.client === 'pg') lock.forUpdate();
       const usage = await lock.first();
       const before: KvUsage = { kvKeys: Number(usage.key_count), kvBytes: Number(usage.byte_count) };
-      const row = await trx('kv').where({ installation_id: installationId, key }).first('value');
+      const row = await trx('kv').where({ installation_id: installationId, key }).first('value', 'expires_at');
       const oldBytes = row ? entryBytes(key, row.value) : 0;
-      const outcome = change(row ? JSON.parse(row.value) : undefined);
+      // An expired entry is gone for the plugin; its row is still counted until it is replaced or deleted.
+      const live = row && !expired(row, now) ? row : undefined;
+      const outcome = change(live ? JSON.parse(live.value) : undefined);
       if ('keep' in outcome) return outcome.result;
       if ('delete' in outcome) {
         if (row) {
@@ -57,30 +64,34 @@ export function kvTable(db: Knex) {
       const json = JSON.stringify(outcome.value);
       const after: KvUsage = { kvKeys: before.kvKeys + (row ? 0 : 1), kvBytes: before.kvBytes - oldBytes + entryBytes(key, json) };
       checkQuota(quota, key, before, after);
-      await trx('kv').insert({ installation_id: installationId, key, value: json, updated_at: now })
-        .onConflict(['installation_id', 'key']).merge(['value', 'updated_at']);
+      const expiresAt = outcome.expiresAt !== undefined ? outcome.expiresAt : live ? (live.expires_at ?? null) : null;
+      await trx('kv').insert({ installation_id: installationId, key, value: json, updated_at: now, expires_at: expiresAt })
+        .onConflict(['installation_id', 'key']).merge(['value', 'updated_at', 'expires_at']);
       await trx('kv_usage').where({ installation_id: installationId }).update({ key_count: after.kvKeys, byte_count: after.kvBytes });
       return outcome.result;
     });
 
   return {
-    async get(installationId: string, key: string): Promise<unknown | undefined> {
+    /** The value, or undefined when absent (or expired by `now`, when given). */
+    async get(installationId: string, key: string, now?: number): Promise<unknown | undefined> {
       const row = await db('kv').where({ installation_id: installationId, key }).first();
-      return row ? JSON.parse(row.value) : undefined;
+      return row && (now === undefined || !expired(row, now)) ? JSON.parse(row.value) : undefined;
     },
-    async set(installationId: string, key: string, value: unknown, now: number, quota: KvQuota): Promise<void> {
-      await write(installationId, key, now, quota, () => ({ value, result: undefined }));
+    /** Stores `value`, until `expiresAt` (epoch ms) when given, else for good. */
+    async set(installationId: string, key: string, value: unknown, now: number, quota: KvQuota, expiresAt: number | null = null): Promise<void> {
+      await write(installationId, key, now, quota, () => ({ value, result: undefined, expiresAt }));
     },
     /** Inserts only when absent; true when it inserted (Freshworks' `setIf: "not_exist"`). */
-    async insertIfAbsent(installationId: string, key: string, value: unknown, now: number, quota: KvQuota): Promise<boolean> {
-      return write(installationId, key, now, quota, (old) => (old === undefined ? { value, result: true } : { keep: true, result: false }));
+    async insertIfAbsent(installationId: string, key: string, value: unknown, now: number, quota: KvQuota, expiresAt: number | null = null): Promise<boolean> {
+      return write(installationId, key, now, quota, (old) => (old === undefined ? { value, result: true, expiresAt } : { keep: true, result: false }));
     },
-    async delete(installationId: string, key: string): Promise<boolean> {
+    /** True when a live entry was deleted (an expired one is purged, and counts as absent). */
+    async delete(installationId: string, key: string, now = Date.now()): Promise<boolean> {
       // Deleting never grows usage, so no quota can refuse it.
-      return write(installationId, key, 0, { kvKeys: Infinity, kvBytes: Infinity }, (old) => (old === undefined ? { keep: true, result: false } : { delete: true, result: true }));
+      return write(installationId, key, now, { kvKeys: Infinity, kvBytes: Infinity }, (old) => (old === undefined ? { delete: true, result: false } : { delete: true, result: true }));
     },
     /** Read-modify-write of one key; `change` throws to refuse (nothing is written then). */
-    async update<T>(installationId: string, key: string, now: number, quota: KvQuota, change: (old: unknown | undefined) => { value: unknown; result: T }): Promise<T> {
+    async update<T>(installationId: string, key: string, now: number, quota: KvQuota, change: (old: unknown | undefined) => { value: unknown; result: T; expiresAt?: number | null }): Promise<T> {
       return write(installationId, key, now, quota, change);
     },
     /** The installation's `$db` usage as the quota counts it. */

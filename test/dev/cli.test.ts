@@ -13,28 +13,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { startHost, type TestHost } from '../helpers/host.ts';
+import { cliPath, plughost, repoRoot } from '../helpers/plughost-cli.ts';
 
-const root = path.join(import.meta.dirname, '../..');
-const cli = path.join(root, 'runtime/cli/plughost.ts');
+const root = repoRoot;
+const cli = cliPath;
 const fixture = path.join(import.meta.dirname, 'fixtures/sample');
 const edition = (n: number) => fs.readFileSync(path.join(fixture, 'routes.js'), 'utf8').replace('var EDITION = 1;', `var EDITION = ${n};`);
 
-interface Result { code: number | null; stdout: string; stderr: string }
-
-/** Runs `plughost …` to the end. */
-function plughost(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const childEnv: Record<string, string | undefined> = { ...process.env };
-    for (const name of ['PLUGHOST_URL', 'PLUGHOST_TOKEN', 'PLUGHOST_WORKSPACE']) delete childEnv[name];
-    const child = spawn(process.execPath, ['--no-node-snapshot', cli, ...args], { cwd: root, env: { ...childEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString('utf8'); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString('utf8'); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** The output lines of a long-running child, awaitable by pattern. */
 class Output {

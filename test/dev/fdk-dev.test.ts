@@ -7,22 +7,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { cliPath, plughost, repoRoot } from '../helpers/plughost-cli.ts';
 
-const root = path.join(import.meta.dirname, '../..');
-const cli = path.join(root, 'runtime/cli/plughost.ts');
+const root = repoRoot;
+const cli = cliPath;
 const fixture = path.join(import.meta.dirname, '../sdk/fixtures/ticket-scheduler');
 
-function plughost(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--no-node-snapshot', cli, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString('utf8'); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString('utf8'); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 let dir: string;
 let dev: ChildProcess;

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { createVirtualClock } from '../../runtime/clock.ts';
 import { startHost, type TestHost } from '../helpers/host.ts';
 import { fixtureFiles } from './fixtures/files.ts';
 
@@ -238,5 +239,43 @@ test('values survive a host restart on the same data directory', async () => {
     }
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('set with {ttl} (seconds): gone once the time passes, on the host clock; it can be set again, and usage stays exact', async () => {
+  const clock = createVirtualClock(Date.parse('2026-06-01T00:00:00Z'));
+  const timed = await startHost({ clock });
+  try {
+    await setUpPlugin(timed, 'kv-ttl', ['kv-ttl']);
+    const r = await db('kv-ttl', [
+      { op: 'set', key: 'session', value: { user: 7 }, options: { ttl: 60 } },
+      { op: 'set', key: 'forever', value: { v: 1 } },
+      { op: 'get', key: 'session' },
+      { op: 'set', key: 'bad', value: { v: 1 }, options: { ttl: 0 } },
+      { op: 'set', key: 'bad', value: { v: 1 }, options: { ttl: 1.5 } },
+    ], timed);
+    assert.deepEqual(r.slice(0, 3).map((o) => o.value), [{ Created: true }, { Created: true }, { user: 7 }]);
+    assertRejected(r[3], 400, /ttl/);
+    assertRejected(r[4], 400, /ttl/);
+    await clock.advance(59_000);
+    assert.deepEqual((await db('kv-ttl', [{ op: 'get', key: 'session' }], timed))[0]!.value, { user: 7 });
+    await clock.advance(1_000);
+    const later = await db('kv-ttl', [
+      { op: 'get', key: 'session' },
+      { op: 'delete', key: 'session' },
+      { op: 'get', key: 'forever' },
+      { op: 'set', key: 'session', value: { user: 8 }, options: { setIf: 'not_exist' } },
+      { op: 'get', key: 'session' },
+    ], timed);
+    assertRejected(later[0], 404);
+    assertRejected(later[1], 404);
+    assert.deepEqual(later.slice(2).map((o) => o.value), [{ v: 1 }, { Created: true }, { user: 8 }]);
+    // Set without ttl, the new entry lives on.
+    await clock.advance(3_600_000);
+    assert.deepEqual((await db('kv-ttl', [{ op: 'get', key: 'session' }], timed))[0]!.value, { user: 8 });
+    const inst = (await timed.api('GET', '/api/v1/workspaces/kv-ttl/installations')).body.data[0].id;
+    assert.equal((await timed.host.store.kv.usage(inst)).kvKeys, 2);
+  } finally {
+    await timed.close();
   }
 });

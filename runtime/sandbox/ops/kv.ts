@@ -9,6 +9,8 @@ export interface KvLimits { maxKeyLength: number; maxValueBytes: number }
 
 const fail = (status: number, message: string) => Object.assign(new Error(message), { status });
 
+const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
+
 export function kvOps(kv: KvTable, limits: KvLimits, now: () => number, quota: KvQuota): Ops {
   const keyOf = (args: Record<string, unknown>) => {
     const key = args.key;
@@ -27,26 +29,32 @@ export function kvOps(kv: KvTable, limits: KvLimits, now: () => number, quota: K
     async 'db.set'({ args, plugin }) {
       const key = keyOf(args);
       checkValue(key, args.value);
-      const setIf = (args.options as { setIf?: string } | undefined)?.setIf;
-      if (setIf === 'not_exist') {
-        if (!(await kv.insertIfAbsent(plugin.installationId, key, args.value, now(), quota))) throw fail(409, `key ${key} exists`);
-      } else if (setIf === 'exist') {
-        await kv.update(plugin.installationId, key, now(), quota, (old) => {
+      const options = (args.options ?? {}) as { setIf?: string; ttl?: unknown };
+      const at = now();
+      // `ttl`: seconds the entry lives; without it, it lives until deleted.
+      if (options.ttl !== undefined && (typeof options.ttl !== 'number' || !Number.isInteger(options.ttl) || options.ttl < 1 || options.ttl > MAX_TTL_SECONDS)) {
+        throw fail(400, `ttl must be a whole number of seconds from 1 to ${MAX_TTL_SECONDS}`);
+      }
+      const expiresAt = typeof options.ttl === 'number' ? at + options.ttl * 1000 : null;
+      if (options.setIf === 'not_exist') {
+        if (!(await kv.insertIfAbsent(plugin.installationId, key, args.value, at, quota, expiresAt))) throw fail(409, `key ${key} exists`);
+      } else if (options.setIf === 'exist') {
+        await kv.update(plugin.installationId, key, at, quota, (old) => {
           if (old === undefined) throw fail(404, 'Record not found');
-          return { value: args.value, result: undefined };
+          return { value: args.value, result: undefined, expiresAt };
         });
       } else {
-        await kv.set(plugin.installationId, key, args.value, now(), quota);
+        await kv.set(plugin.installationId, key, args.value, at, quota, expiresAt);
       }
       return { Created: true };
     },
     async 'db.get'({ args, plugin }) {
-      const value = await kv.get(plugin.installationId, keyOf(args));
+      const value = await kv.get(plugin.installationId, keyOf(args), now());
       if (value === undefined) throw fail(404, 'Record not found');
       return value;
     },
     async 'db.delete'({ args, plugin }) {
-      if (!(await kv.delete(plugin.installationId, keyOf(args)))) throw fail(404, 'Record not found');
+      if (!(await kv.delete(plugin.installationId, keyOf(args), now()))) throw fail(404, 'Record not found');
       return { Deleted: true };
     },
     async 'db.update'({ args, plugin }) {

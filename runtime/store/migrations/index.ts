@@ -8,6 +8,7 @@ import * as m004 from './004_misfire_grace.ts';
 import * as m005 from './005_storage_quotas.ts';
 import * as m006 from './006_seen_signatures.ts';
 import * as m007 from './007_workspace_product.ts';
+import * as m008 from './008_kv_ttl.ts';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_core': m001,
@@ -17,6 +18,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '005_storage_quotas': m005,
   '006_seen_signatures': m006,
   '007_workspace_product': m007,
+  '008_kv_ttl': m008,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
