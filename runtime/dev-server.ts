@@ -258,7 +258,7 @@ export async function startDevServer(options: DevServerOptions) {
       let hash: string | undefined;
       try {
         // An FDK app names no plugin: the folder does, as at publish.
-        const { manifest, files } = await readPackageDirectory(dir, { name: sanitizedName(path.basename(path.resolve(dir))) });
+        const { manifest, files } = await readPackageDirectory(dir, { fallbackName: sanitizedName(path.basename(path.resolve(dir))) });
         hash = hashFiles(files);
         if (hash === running?.hash || hash === lastAttempt) return { status: 'unchanged', running: runningName(), durationMs: ms() };
         lastAttempt = hash;

@@ -63,10 +63,15 @@ export function createInstallations(deps: InstallationsDeps) {
   };
 
   const warm = async (inst: Installation) => {
-    const loaded = inst.active ? await sandbox.warm(await toSandboxPlugin(inst)) : undefined;
+    const { loaded, error } = inst.active ? await sandbox.warm(await toSandboxPlugin(inst)) : {};
     if (loaded) {
       await store.installations.setLoadInfo(inst.id, loaded);
       inst.services = loaded.services;
+      inst.loadError = null;
+    } else if (error) {
+      // A broken installation says so (API, admin UI); what it registered before is kept.
+      await store.installations.setLoadError(inst.id, error);
+      inst.loadError = error;
     }
     await deps.afterChange?.(inst, loaded);
   };
@@ -78,7 +83,7 @@ export function createInstallations(deps: InstallationsDeps) {
     const { values } = redactIparams(manifest, inst.iparams);
     return {
       id: inst.id, workspaceId: inst.workspaceId, plugin: inst.pluginName, version: inst.pluginVersion, namespace: inst.namespace,
-      displayName: manifest.displayName, active: inst.active, iparams: values, secureIparamsSet: secureSet,
+      displayName: manifest.displayName, active: inst.active, iparams: values, secureIparamsSet: secureSet, loadError: inst.loadError ?? null,
       routes: manifest.services.map((s) => ({ route: s.route, access: s.access, path: `/workspaces/${inst.workspaceId}/${inst.namespace}/${s.route}` })),
       createdAt: new Date(inst.createdAt).toISOString(), updatedAt: new Date(inst.updatedAt).toISOString(),
     };

@@ -280,7 +280,7 @@ export async function createTestHost(options: TestHostOptions = {}): Promise<Tes
   const publish = async (plugin: string | InlineFiles, opts: InstallOptions) => {
     let files: Map<string, Uint8Array>;
     if (typeof plugin === 'string') {
-      files = (await readPackageDirectory(path.resolve(plugin), { name: opts.name ?? sanitizedName(path.basename(path.resolve(plugin))) })).files;
+      files = (await readPackageDirectory(path.resolve(plugin), { ...(opts.name ? { name: opts.name } : {}), fallbackName: sanitizedName(path.basename(path.resolve(plugin))) })).files;
     } else {
       files = new Map(Object.entries(plugin).map(([name, content]) => [name, new Uint8Array(Buffer.from(typeof content === 'string' ? content : JSON.stringify(content)))]));
     }

@@ -18,17 +18,19 @@ export function publishCommand(program: Command): void {
     .action(async (dir: string, opts: PublishOptions) => {
       process.stderr.write(`checking ${dir}…\n`);
       const probe = await readPackageDirectory(dir, identityFor(dir, opts));
+      // FDK and Haplo manifests say less than plughost's: the server is told what was chosen here.
       const fdk = isFdkApp(probe.files);
-      const identity = fdk ? { name: probe.manifest.name, version: probe.manifest.version, namespace: probe.manifest.namespace } : {};
-      process.stderr.write(`packing ${probe.manifest.name}@${probe.manifest.version}${fdk ? ' (FDK app)' : ''}…\n`);
+      const named = fdk || probe.manifest.haplo !== undefined;
+      const identity = named ? { name: probe.manifest.name, version: probe.manifest.version, namespace: probe.manifest.namespace } : {};
+      process.stderr.write(`packing ${probe.manifest.name}@${probe.manifest.version}${fdk ? ' (FDK app)' : probe.manifest.haplo ? ' (Haplo plugin)' : ''}…\n`);
       const bytes = await packDirectory(dir, identity);
       process.stderr.write(`uploading ${bytes.length} bytes to ${opts.url}…\n`);
-      const query = fdk ? `?${new URLSearchParams(identity as Record<string, string>)}` : '';
+      const query = named ? `?${new URLSearchParams(identity as Record<string, string>)}` : '';
       const result = await call(opts, 'POST', `/api/v1/plugins${query}`, { bytes, type: 'application/gzip' });
       process.stdout.write(`published ${result.name}@${result.version}\n`);
     });
 }
 
 function identityFor(dir: string, opts: PublishOptions): PackageIdentity {
-  return { name: opts.name ?? sanitizedName(path.basename(path.resolve(dir))), ...(opts.version ? { version: opts.version } : {}), ...(opts.namespace ? { namespace: opts.namespace } : {}) };
+  return { fallbackName: sanitizedName(path.basename(path.resolve(dir))), ...(opts.name ? { name: opts.name } : {}), ...(opts.version ? { version: opts.version } : {}), ...(opts.namespace ? { namespace: opts.namespace } : {}) };
 }

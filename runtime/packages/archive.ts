@@ -10,7 +10,8 @@ import { fromBufferPromise, getFileNameLowLevel } from 'yauzl';
 import type { Entry as ZipEntry } from 'yauzl';
 import { PlughostError, isPlughostError } from '../errors.ts';
 import { fdkManifest, isFdkApp, type PackageIdentity } from './fdk.ts';
-import { normalizePackagePath, parseManifestFile, pathProblem, type PluginManifest } from './manifest.ts';
+import { haploManifest, isHaploManifest } from './haplo-package.ts';
+import { normalizePackagePath, parseManifest, pathProblem, readManifestJson, type PluginManifest } from './manifest.ts';
 
 export type PackageFiles = Map<string, Uint8Array>;
 export type ArchiveKind = 'zip' | 'gzip';
@@ -279,7 +280,10 @@ export async function readPackageArchive(bytes: Uint8Array, kind?: ArchiveKind):
  */
 export function manifestOf(files: PackageFiles, identity: PackageIdentity = {}): PluginManifest {
   if (isFdkApp(files)) return fdkManifest(files, identity);
-  return parseManifestFile(files.get('plugin.json') ?? new Uint8Array(), new Set(files.keys()));
+  const raw = readManifestJson(files.get('plugin.json') ?? new Uint8Array());
+  // Haplo's own plugin.json (`pluginName`, `load`) is told apart by its fields.
+  if (isHaploManifest(raw)) return haploManifest(raw, files, identity);
+  return parseManifest(raw, new Set(files.keys()));
 }
 
 /** Unpacks a package and validates its manifest against the files it holds. */

@@ -7,7 +7,8 @@ import { PlughostError } from '../errors.ts';
 import type { PackageFiles } from './archive.ts';
 import { parseManifest, type ManifestProblem, type PluginManifest } from './manifest.ts';
 
-export interface PackageIdentity { name?: string; version?: string; namespace?: string }
+/** What the publisher says of a package; `fallbackName` (a folder's name) names an FDK app given no name. */
+export interface PackageIdentity { name?: string; version?: string; namespace?: string; fallbackName?: string }
 
 const SERVER_MAIN = 'server/server.js';
 // FDK's iparam types that plughost's differ from; the rest have the same name.
@@ -133,9 +134,9 @@ export function fdkManifest(files: PackageFiles, identity: PackageIdentity = {})
   for (const name of declaredRequests) {
     if (!requests || !Object.hasOwn(requests, name)) problems.push({ path: `manifest.json requests.${name}`, message: 'names a request template that config/requests.json does not define' });
   }
-  if (!identity.name) problems.push({ path: 'name', message: 'is not in an FDK manifest; give it when publishing (--name, or ?name= on POST /api/v1/plugins)' });
+  const name = identity.name ?? identity.fallbackName;
+  if (!name) problems.push({ path: 'name', message: 'is not in an FDK manifest; give it when publishing (--name, or ?name= on POST /api/v1/plugins)' });
   if (problems.length > 0) failFdk(problems);
-  const name = identity.name!;
   const hasMain = files.has(SERVER_MAIN);
   if (!hasMain && (Object.keys(events).length > 0 || Object.keys(functions).length > 0)) {
     failFdk([{ path: SERVER_MAIN, message: 'is missing, but manifest.json declares events or functions it must export' }]);
@@ -144,7 +145,7 @@ export function fdkManifest(files: PackageFiles, identity: PackageIdentity = {})
     return parseManifest({
       name,
       version: identity.version ?? '1.0.0',
-      namespace: identity.namespace ?? sanitizedName(name).replace(/\./g, '-'),
+      namespace: identity.namespace ?? sanitizedName(name!).replace(/\./g, '-'),
       main: hasMain ? SERVER_MAIN : null,
       events,
       functions,

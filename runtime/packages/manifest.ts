@@ -43,6 +43,11 @@ export interface PluginManifest {
    * custom installation page (config/iparams.html) declares none the host could read.
    */
   openIparams: boolean;
+  /**
+   * A Haplo-format plugin: its `load` files (evaluated in order with P, O, _ and XDate), the
+   * `respond` roots, `privilegesRequired` and `depend` of its plugin.json. Absent otherwise.
+   */
+  haplo?: { pluginName: string; load: string[]; respond: string[]; privileges: string[]; depend: string[] };
 }
 
 export interface RequestTemplate {
@@ -318,6 +323,11 @@ export function parseManifest(raw: unknown, files?: ReadonlySet<string>): Plugin
 
 /** Parses plugin.json as stored in a package: bounded in size, UTF-8, JSON. */
 export function parseManifestFile(bytes: Uint8Array, files?: ReadonlySet<string>): PluginManifest {
+  return parseManifest(readManifestJson(bytes), files);
+}
+
+/** plugin.json's JSON, bounded in size and strict UTF-8; what it says is checked by the caller. */
+export function readManifestJson(bytes: Uint8Array): unknown {
   if (bytes.byteLength > MANIFEST_MAX_BYTES) {
     fail([{ path: '(root)', message: `plugin.json is ${bytes.byteLength} bytes; keep it under ${MANIFEST_MAX_BYTES / 1024} KiB` }]);
   }
@@ -332,5 +342,5 @@ export function parseManifestFile(bytes: Uint8Array, files?: ReadonlySet<string>
       details: [{ path: '(root)', message: `is not valid JSON: ${reason}` }],
     });
   }
-  return parseManifest(raw, files);
+  return raw;
 }

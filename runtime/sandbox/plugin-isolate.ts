@@ -7,6 +7,7 @@ import { PlughostError } from '../errors.ts';
 import { defaults } from '../options.ts';
 import type { ChannelHandler, PreparedIsolate } from './prepared-isolate.ts';
 import { fatalMessage, opError, pluginError, REFUSALS, type Refusal } from './guest-errors.ts';
+import { haploLibraries } from './haplo-libraries.ts';
 import { toResponse } from './route-response.ts';
 import { RunLog, type LogLevel } from './run-log.ts';
 import { WithBody, type InvocationKind, type InvocationOutcome, type InvokeRequest, type LoadInfo, type Ops, type RouteResponse, type SandboxPlugin, type ServiceHandler, type ServiceRequest, type ServiceResult } from './types.ts';
@@ -378,7 +379,9 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       for (const [p, bytes] of plugin.files) if (TEXT_FILE.test(p)) files[p] = Buffer.from(bytes).toString('utf8');
       const context = { workspaceId: plugin.workspaceId, installationId: plugin.installationId, namespace: plugin.namespace, iparams: plugin.iparams };
       const budgets = { pendingOps: options.maxPendingOps, pendingOpBytes: maxOpBytes, guestMessages: maxMessages };
-      const outcome = await start('init', { files, main: plugin.manifest.main, context, budgets }, timeoutMs).done;
+      // A Haplo-format plugin's load files, and the libraries Haplo gives it as globals.
+      const haplo = plugin.manifest.haplo ? { pluginName: plugin.manifest.haplo.pluginName, load: plugin.manifest.haplo.load, libraries: haploLibraries() } : undefined;
+      const outcome = await start('init', { files, main: plugin.manifest.main, context, budgets, haplo }, timeoutMs).done;
       if (outcome.status !== 'succeeded') {
         const error = outcome.error?.code === 'PLUGIN_ERROR'
           ? { code: 'PLUGIN_LOAD_ERROR' as const, message: `loading ${plugin.manifest.main} failed: ${outcome.error.message}` }

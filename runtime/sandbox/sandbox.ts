@@ -33,8 +33,11 @@ export interface SandboxOptions {
 
 export interface Sandbox {
   invoke(plugin: SandboxPlugin, request: InvokeRequest): Promise<InvocationOutcome>;
-  /** Loads the plugin's isolate ahead of its first call; undefined when its code fails to load. */
-  warm(plugin: SandboxPlugin): Promise<LoadInfo | undefined>;
+  /**
+   * Loads the plugin's isolate ahead of its first call: what it registered, or why its code
+   * failed to load; neither when there is no room for it now (its first call loads it).
+   */
+  warm(plugin: SandboxPlugin): Promise<{ loaded?: LoadInfo; error?: { code: string; message: string } }>;
   /** Runs one installation's implementations of a Haplo service (see PluginIsolate.callService). */
   callService(plugin: SandboxPlugin, request: { name: string; args: unknown; chain: string[] }, deadline: number, log: { append(level: LogLevel, text: string): void } | ((level: LogLevel, text: string) => void), reentrant?: boolean): Promise<ServiceResult>;
   /**
@@ -299,10 +302,14 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       enter(plugin.installationId);
       try {
         const iso = await isolateFor(plugin, 0); // a preload never waits for room
-        // A load error is not this caller's to report: the first real call records it as a run.
-        return await iso.preload().catch(() => undefined);
+        try {
+          return { loaded: await iso.preload() };
+        } catch (err) {
+          const error = (err as { outcome?: InvocationOutcome }).outcome?.error;
+          return { error: { code: error?.code ?? 'PLUGIN_LOAD_ERROR', message: (error?.message ?? (err as Error).message).split('\n')[0]!.slice(0, 2000) } };
+        }
       } catch (err) {
-        if (isLimit(err)) return undefined; // no room now: the first real call loads it, or is refused
+        if (isLimit(err)) return {}; // no room now: the first real call loads it, or is refused
         throw err;
       } finally {
         leave(plugin.installationId);

@@ -10,16 +10,18 @@ export interface Installation {
   iparams: Record<string, unknown>; secureIparams: string | null; active: boolean; createdAt: number; updatedAt: number;
   /** Haplo services the code implements, learnt when it last loaded. */
   services: string[];
+  /** Why its code last failed to load; null once it loads (or before it was tried). */
+  loadError?: { code: string; message: string } | null;
 }
 interface Row {
   id: string; workspace_id: string; plugin_name: string; plugin_version: string; namespace: string;
-  iparams: string; secure_iparams: string | null; active: number | boolean; created_at: number; updated_at: number; services?: string | null;
+  iparams: string; secure_iparams: string | null; active: number | boolean; created_at: number; updated_at: number; services?: string | null; load_error?: string | null;
 }
 
 const toInstallation = (r: Row): Installation => ({
   id: r.id, workspaceId: r.workspace_id, pluginName: r.plugin_name, pluginVersion: r.plugin_version, namespace: r.namespace,
   iparams: JSON.parse(r.iparams), secureIparams: r.secure_iparams, active: Boolean(r.active),
-  createdAt: Number(r.created_at), updatedAt: Number(r.updated_at), services: r.services ? JSON.parse(r.services) : [],
+  createdAt: Number(r.created_at), updatedAt: Number(r.updated_at), services: r.services ? JSON.parse(r.services) : [], loadError: r.load_error ? JSON.parse(r.load_error) : null,
 });
 
 const namespaceTaken = (ns: string, err: unknown) =>
@@ -74,7 +76,11 @@ export function installationsTable(db: Knex) {
     },
     /** Records what loading the code revealed. */
     async setLoadInfo(id: string, info: { hooks: string[]; services: string[] }): Promise<void> {
-      await db('installations').where({ id }).update({ hooks: JSON.stringify(info.hooks), services: JSON.stringify(info.services) });
+      await db('installations').where({ id }).update({ hooks: JSON.stringify(info.hooks), services: JSON.stringify(info.services), load_error: null });
+    },
+    /** Records why the code failed to load (what it registered when it last loaded is kept). */
+    async setLoadError(id: string, error: { code: string; message: string }): Promise<void> {
+      await db('installations').where({ id }).update({ load_error: JSON.stringify(error) });
     },
     async delete(workspaceId: string, id: string): Promise<boolean> {
       return (await db('installations').where({ workspace_id: workspaceId, id }).delete()) > 0;

@@ -96,7 +96,7 @@ export function errorBox(message: string): SafeHtml {
 }
 
 const GOOD = new Set(['succeeded', 'sent', 'active']);
-const BAD = new Set(['failed', 'timed-out', 'inactive', 'paused']);
+const BAD = new Set(['failed', 'timed-out', 'inactive', 'paused', 'broken']);
 
 export function badge(text: string): SafeHtml {
   const tone = GOOD.has(text) ? ' good' : BAD.has(text) ? ' bad' : text === 'running' || text === 'unsent' || text === 'sending' ? ' warn' : '';

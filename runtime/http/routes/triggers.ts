@@ -131,6 +131,7 @@ export function triggerRoutes(router: ApiRouter, deps: ApiDeps) {
     // The hooks the code registered with P.hook, as learnt when it last loaded.
     const registered = (await store.schedules.ofInstallation(inst.id, 'hook')).map((s) => s.name);
     if (!registered.includes(hook)) {
+      if (inst.loadError) throw new PlughostError('PLUGIN_LOAD_ERROR', `installation \`${inst.id}\` is broken: its code failed to load (${inst.loadError.message})`);
       throw new PlughostError('PLUGIN_NO_HANDLER', `plugin \`${plugin.manifest.name}\` registers no ${hook}; call P.hook('${hook}', function (response, year, month, dayOfMonth, hour, dayOfWeek) {…}) in ${plugin.manifest.main ?? 'its main module (plugin.json `main`)'}`);
     }
     const runId = newId('run');

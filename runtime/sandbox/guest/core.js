@@ -45,6 +45,7 @@ const MapForEach = uncurry(Map.prototype.forEach);
 const ArrayPush = uncurry(Array.prototype.push);
 const ArrayPop = uncurry(Array.prototype.pop);
 const ReflectApply = Reflect.apply;
+const ReflectGet = Reflect.get;
 const PromiseReject = Promise.reject.bind(Promise);
 /** Caps what an error report may carry, so that a huge message cannot block its own report. */
 const REPORT_CHARS = 16 * 1024;

@@ -134,6 +134,7 @@ function dispatch(id, kind, payloadJson, offset, endedIds) {
     setInstallationContext(payload.context);
     mainFile = payload.main;
     runSettling(id, () => {
+      if (payload.haplo) loadHaplo(payload.haplo);
       if (mainFile) loadModule(mainFile);
       return { hooks: hookNames(), services: serviceNames() };
     });

@@ -15,10 +15,46 @@ function register(table, name, fn, what) {
   table.get(name).push(fn);
 }
 
-const P = {
+const ProxyCtor = Proxy;
+const SymbolToPrimitive = Symbol.toPrimitive;
+
+/**
+ * What a Haplo API plughost does not provide is: reading it gives this stand-in, and calling
+ * it (or anything under it: `P.db.table(…)`) throws PLUGIN_UNSUPPORTED_API naming the API,
+ * rather than "undefined is not a function".
+ */
+function unsupported(path) {
+  const fail = function () {
+    const err = new ErrorCtor(path + ' is not provided by plughost');
+    err.code = 'PLUGIN_UNSUPPORTED_API';
+    throw err;
+  };
+  return new ProxyCtor(fail, {
+    get(target, key) {
+      // Using it as a value (`O.PERM_READ | O.PERM_CREATE`) fails naming it, not its valueOf.
+      if (key === SymbolToPrimitive || key === 'valueOf' || key === 'toString') return fail;
+      // Not thenable, not JSON: `await` and logging of a stand-in stay harmless.
+      if (typeof key === 'symbol' || key === 'then' || key === 'toJSON' || key === 'prototype') return undefined;
+      return unsupported(path + '.' + StringCtor(key));
+    },
+    construct() { return fail(); },
+  });
+}
+
+/** `base` as plugin code sees it: what it has, what code sets on it, and stand-ins for the rest. */
+function withUnsupported(base, name) {
+  return new ProxyCtor(base, {
+    get(target, key, receiver) {
+      if (typeof key === 'symbol' || key in target || key === 'then' || key === 'toJSON') return ReflectGet(target, key, receiver);
+      return unsupported(name + '.' + StringCtor(key));
+    },
+  });
+}
+
+const P = withUnsupported({
   hook(name, fn) { register(hookTable, name, fn, 'P.hook'); },
   implementService(name, fn) { register(serviceTable, name, fn, 'P.implementService'); },
-};
+}, 'P');
 globalThis.P = P;
 
 class BinaryData {
@@ -96,12 +132,32 @@ function serviceCall(name, args, required) {
   return undefined;
 }
 
-globalThis.O = ObjectFreeze({
+globalThis.O = withUnsupported(ObjectFreeze({
   service: (name, ...args) => serviceCall(name, args, true),
   serviceMaybe: (name, ...args) => serviceCall(name, args, false),
   serviceImplemented: (name) => hostSync({ t: 'plan', name: StringCtor(name), chain: serviceChain }).targets.length > 0,
   binaryData: (text, options) => new BinaryData(text, options),
-});
+}), 'O');
+
+/**
+ * A Haplo-format plugin, as Haplo loads one: Underscore and XDate as globals, the plugin
+ * object also under the plugin's own name, then each `load` file in order, evaluated with
+ * `P`, `O`, `_` and `XDate` in scope (a file's own variables stay its own).
+ */
+function loadHaplo(haplo) {
+  for (const name of ObjectKeys(haplo.libraries)) indirectEval(haplo.libraries[name] + '\n//# sourceURL=plughost:///lib/' + name + '.js');
+  globalThis[haplo.pluginName] = P;
+  for (const file of haplo.load) {
+    let fn;
+    try {
+      fn = indirectEval('(function (P, O, _, XDate) {' + packageFiles[file] + '\n})\n//# sourceURL=plugin:///' + file);
+    } catch (err) {
+      if (err instanceof SyntaxError) throw new SyntaxError(err.message + ' (in ' + file + ')');
+      throw err;
+    }
+    fn.call(globalThis, P, globalThis.O, globalThis._, globalThis.XDate);
+  }
+}
 
 function hookNames() {
   return [...hookTable.keys()];

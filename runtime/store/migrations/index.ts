@@ -9,6 +9,7 @@ import * as m005 from './005_storage_quotas.ts';
 import * as m006 from './006_seen_signatures.ts';
 import * as m007 from './007_workspace_product.ts';
 import * as m008 from './008_kv_ttl.ts';
+import * as m009 from './009_installation_load_error.ts';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_core': m001,
@@ -19,6 +20,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '006_seen_signatures': m006,
   '007_workspace_product': m007,
   '008_kv_ttl': m008,
+  '009_installation_load_error': m009,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

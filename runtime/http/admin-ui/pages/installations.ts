@@ -18,7 +18,7 @@ export function installationRoutes(router: UiRouter, deps: UiDeps) {
     const pc = pageContext(ctx, 'overview', ws);
     const rows = list.data.map((i) => html`<tr>
 <td><a href="${pathOf(ws.id, i.id)}">${i.displayName}</a><div class="hint">${i.plugin}</div></td><td>${i.version}</td><td><code>${i.namespace}</code></td>
-<td>${badge(i.active ? 'active' : 'inactive')}</td>
+<td>${badge(i.active ? 'active' : 'inactive')}${i.loadError ? html` ${badge('broken')}` : ''}</td>
 <td>${postButton(pc, `${pathOf(ws.id, i.id)}/active`, i.active ? 'Deactivate' : 'Activate', { fields: { active: i.active ? 'false' : 'true' }, style: 'quiet' })}
 <a href="${pathOf(ws.id, i.id)}">Manage</a></td></tr>`);
     const body = html`<p class="hint">Workspace <code>${ws.id}</code> · time zone ${ws.timezone}</p>
@@ -42,6 +42,7 @@ ${list.nextCursor ? html`<p><a href="${path`/admin/workspaces/${ws.id}` + query(
 <dt>Plugin</dt><dd>${view.plugin} <span class="hint">(${view.displayName})</span></dd>
 <dt>Version</dt><dd>${view.version}</dd><dt>Namespace</dt><dd><code>${view.namespace}</code></dd>
 <dt>Status</dt><dd>${badge(view.active ? 'active' : 'inactive')} ${postButton(pc, `${here}/active`, view.active ? 'Deactivate' : 'Activate', { fields: { active: view.active ? 'false' : 'true', from: 'installation' }, style: 'quiet' })}</dd>
+${view.loadError ? html`<dt>Code</dt><dd>${badge('broken')} <code>${view.loadError.code}</code> ${view.loadError.message}</dd>` : ''}
 <dt>Routes</dt><dd>${view.routes.length ? view.routes.map((r) => html`<div><code>${r.path}</code> <span class="hint">${r.access}</span></div>`) : html`<span class="hint">none</span>`}</dd>
 <dt>Schedules and hooks</dt><dd>${schedules.length ? html`<a href="${path`/admin/workspaces/${ws.id}/schedules`}">${schedules.length} on the schedules page</a>` : html`<span class="hint">none</span>`}
  · <a href="${path`/admin/workspaces/${ws.id}/runs` + query({ installation: inst.id })}">its runs</a></dd>
