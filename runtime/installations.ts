@@ -36,6 +36,7 @@ export function createInstallations(deps: InstallationsDeps) {
   const { store, secrets, sandbox, events, now } = deps;
   const cacheMs = deps.cacheMs ?? 1000;
   const routes = new Map<string, { at: number; plugin: Promise<SandboxPlugin | undefined> }>();
+  const responders = new Map<string, { at: number; all: Promise<Array<{ root: string; plugin: SandboxPlugin }>> }>();
 
   // A published version never changes: its files and manifest are read once (the 200 most
   // recently loaded versions kept), so a route whose cache entry expired waits on one lookup.
@@ -58,6 +59,7 @@ export function createInstallations(deps: InstallationsDeps) {
 
   const changed = (inst: Installation, change: 'installed' | 'updated' | 'uninstalled') => {
     routes.delete(`${inst.workspaceId}/${inst.namespace}`);
+    responders.delete(`${inst.workspaceId}//respond`);
     sandbox.evict(inst.id);
     events.emit('installation:changed', { workspaceId: inst.workspaceId, installationId: inst.id, change });
   };
@@ -169,6 +171,32 @@ export function createInstallations(deps: InstallationsDeps) {
     async list(workspaceId: string, page: PageRequest) {
       const result = await store.installations.list(workspaceId, page);
       return { data: await Promise.all(result.data.map(view)), nextCursor: result.nextCursor };
+    },
+
+    /**
+     * The active Haplo-format installation whose `respond` roots hold `path` (`/do/x/…`,
+     * `/api/x/…`) in a workspace. Cached briefly, like byNamespace.
+     */
+    async byRespondRoot(workspaceId: string, path: string): Promise<SandboxPlugin | undefined> {
+      const key = `${workspaceId}//respond`;
+      let hit = responders.get(key);
+      if (!hit || Date.now() - hit.at >= cacheMs) {
+        const all = (async () => {
+          const out: Array<{ root: string; plugin: SandboxPlugin }> = [];
+          for (const inst of await store.installations.active(workspaceId)) {
+            const manifest = await manifestOf(inst.pluginName, inst.pluginVersion);
+            if (!manifest.haplo?.respond.length) continue;
+            const plugin = await toSandboxPlugin(inst);
+            for (const root of manifest.haplo.respond) out.push({ root, plugin });
+          }
+          return out;
+        })();
+        hit = { at: Date.now(), all };
+        responders.set(key, hit);
+        all.catch(() => responders.delete(key));
+      }
+      const found = (await hit.all).filter((r) => path === r.root || path.startsWith(r.root + '/')).sort((a, b) => b.root.length - a.root.length)[0];
+      return found?.plugin;
     },
 
     /**

@@ -1,4 +1,4 @@
-// The Koa application: errors, health and metrics, the admin API, then server methods, external events and plugin routes.
+// The Koa application: errors, health and metrics, the admin API, then Haplo's P.respond paths, server methods, external events and plugin routes.
 import Koa from 'koa';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
@@ -9,6 +9,7 @@ import type { ApiDeps } from './api-context.ts';
 import { adminUi } from './admin-ui/index.ts';
 import { errorMiddleware } from './error-middleware.ts';
 import { externalEvents } from './external-events.ts';
+import { haploResponds } from './haplo-responds.ts';
 import { healthRoutes } from './health.ts';
 import { pluginRoutes, type PluginRouteDeps } from './plugin-routes.ts';
 import { pollApi } from './poll-api.ts';
@@ -38,6 +39,7 @@ export function createApp(deps: AppDeps): Koa {
   // The router matches a path against every API route: spare plugin traffic that scan.
   app.use((ctx, next) => (ctx.path.startsWith('/api/') ? apiRoutes(ctx, () => apiMethods(ctx, next)) : next()));
   app.use(adminUi(deps));
+  app.use(haploResponds(deps));
   app.use(serverMethods(deps));
   app.use(externalEvents(deps));
   app.use(pluginRoutes(deps));

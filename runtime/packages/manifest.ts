@@ -11,7 +11,7 @@ import type { IparamSpec } from './iparams.ts';
 export type { IparamSpec } from './iparams.ts';
 
 export const MANIFEST_MAX_BYTES = 64 * 1024;
-export const RESERVED_NAMESPACES: readonly string[] = ['api', 'admin'];
+export const RESERVED_NAMESPACES: readonly string[] = ['api', 'admin', 'do'];
 const LIST_MAX = 100;
 
 export type ServiceAccess = 'public' | 'signed' | 'token';

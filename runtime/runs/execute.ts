@@ -22,11 +22,14 @@ import type { Store } from '../store/store.ts';
 import type { Executor } from './executor.ts';
 import { askedNoRetry } from './outcome.ts';
 import type { RunMeta } from './record.ts';
+import { callRespond, type RespondCall } from './respond-call.ts';
 import { callRoute, type RouteCall } from './route-call.ts';
 import { callWebhook, type WebhookCallDeps } from './webhook-call.ts';
 
 export type Trigger =
   | { kind: 'route'; call: RouteCall }
+  /** A Haplo P.respond request under the workspace's /do or /api. */
+  | { kind: 'respond'; call: RespondCall }
   | { kind: 'webhook'; schedule: Schedule; occurrence: Occurrence }
   | { kind: 'event'; workspaceId: string; installationId: string; name: string; data: unknown; timestamp: number; idempotencyKey: string }
   /** A Freshworks app event other than a schedule's (lifecycle, product, external), with FDK's payload. */
@@ -119,8 +122,11 @@ export function createRuns(deps: RunsDeps) {
       const runId = via.runId ?? newId('run');
       const base = { runId, trigger: via.trigger, scheduleId: via.scheduleId ?? null, attempt: via.attempt ?? 1 };
       switch (trigger.kind) {
-        case 'route': {
-          const call = await callRoute(deps.routes, trigger.call, { ...base, kind: 'route' });
+        case 'route':
+        case 'respond': {
+          const call = trigger.kind === 'route'
+            ? await callRoute(deps.routes, trigger.call, { ...base, kind: 'route' })
+            : await callRespond(deps.routes, trigger.call, { ...base, kind: 'route' });
           return { runId, response: call.response, done: call.done.then(({ run, outcome }) => ({ run, noRetry: askedNoRetry(outcome) })) };
         }
         case 'webhook': {

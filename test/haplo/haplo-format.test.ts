@@ -11,7 +11,7 @@ const digest = {
   'plugin.json': {
     pluginName: 'example_digest', pluginAuthor: 'Example', pluginVersion: 3, displayName: 'Example Digest',
     displayDescription: 'Sends a digest', apiVersion: 4, privilegesRequired: ['pHTTPClient'],
-    load: ['js/example_digest.js', 'js/example_digest_hooks.js'],
+    load: ['js/example_digest.js', 'js/example_digest_hooks.js', 'js/example_digest_respond.js'],
     respond: ['/do/example-digest'],
   },
   'js/example_digest.js': `
@@ -30,6 +30,25 @@ P.hook('hScheduleDailyEarly', function (response, year, month, dayOfMonth, hour,
     console.log(when.toString('yyyy-MM-dd HH:00') + ' ' + lines.join(', ') + ' ' + (typeof QUEUE));
 });
 P.implementService('example:digest:lines', function () { return _.range(3); });
+`,
+  'js/example_digest_respond.js': `
+P.respond("GET", "/do/example-digest/summary", [
+    {pathElement:0, as:"string"},
+    {parameter:"limit", as:"int", optional:true}
+], function(E, name, limit) {
+    E.response.kind = 'json';
+    E.response.body = {name: name, limit: limit === undefined ? null : limit, method: E.request.method, extra: E.request.extraPathElements};
+});
+P.respond("GET,POST", "/do/example-digest/items", [
+    {parameter:"kind", as:"string", validate: function (k) { return k === "daily" || k === "weekly"; }},
+    {body:"body", as:"json", optional:true}
+], function(E, kind, body) {
+    if(E.request.method === "GET") { return E.response.redirect("/do/example-digest/summary/" + kind); }
+    E.response.statusCode = 201;
+    E.response.kind = 'text';
+    E.response.headers["X-Items"] = String(body.items.length);
+    E.response.body = kind + ": " + body.items.join(",");
+});
 `,
 };
 
@@ -64,7 +83,7 @@ test("Haplo's plugin.json publishes: the name and namespace from pluginName, plu
   assert.deepEqual(r.body, { name: 'example_digest', version: '3.0.0', namespace: 'example_digest', displayName: 'Example Digest' });
   const manifest = (await h.api('GET', '/api/v1/plugins/example_digest')).body.versions[0].manifest;
   assert.deepEqual(manifest.haplo, {
-    pluginName: 'example_digest', load: ['js/example_digest.js', 'js/example_digest_hooks.js'], respond: ['/do/example-digest'], privileges: ['pHTTPClient'], depend: [],
+    pluginName: 'example_digest', load: ['js/example_digest.js', 'js/example_digest_hooks.js', 'js/example_digest_respond.js'], respond: ['/do/example-digest'], privileges: ['pHTTPClient'], depend: [],
   });
 });
 
@@ -112,4 +131,38 @@ test("a Haplo plugin.json's own problems are named by its fields", async () => {
   assert.equal(r.status, 422);
   assert.deepEqual(r.body.error.details.map((d: { path: string }) => d.path).sort(), ['load[0]', 'pluginVersion', 'respond[0]']);
   assert.match(r.body.error.message, /the Haplo plugin.json has 3 problems/);
+});
+
+test('P.respond under /workspaces/:ws/do: path elements, typed parameters, JSON bodies, statuses, headers, redirects; each a run', async () => {
+  const token = (await h.api('POST', '/api/v1/workspaces/hf/tokens', {})).body.token;
+  const get = (p: string, init: RequestInit = {}, auth: string | null = token) =>
+    fetch(`${h.url}/workspaces/hf${p}`, { redirect: 'manual', ...init, headers: { ...(auth ? { authorization: `Bearer ${auth}` } : {}), ...(init.headers ?? {}) } });
+  const summary = await get('/do/example-digest/summary/weekly/x?limit=5');
+  assert.equal(summary.status, 200);
+  assert.match(summary.headers.get('content-type')!, /application\/json/);
+  assert.deepEqual(await summary.json(), { name: 'weekly', limit: 5, method: 'GET', extra: ['weekly', 'x'] });
+  const runId = summary.headers.get('x-plughost-run')!;
+  const run = (await h.api('GET', `/api/v1/workspaces/hf/runs/${runId}`)).body;
+  assert.deepEqual([run.kind, run.target, run.status], ['route', 'GET /do/example-digest/summary/weekly/x', 'succeeded']);
+
+  assert.equal((await get('/do/example-digest/summary/weekly?limit=many')).status, 400);
+  assert.match(await (await get('/do/example-digest/summary')).text(), /missing path element 0/);
+  const posted = await get('/do/example-digest/items?kind=daily', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ items: ['a', 'b'] }) });
+  assert.equal(posted.status, 201);
+  assert.equal(posted.headers.get('x-items'), '2');
+  assert.equal(await posted.text(), 'daily: a,b');
+  const moved = await get('/do/example-digest/items?kind=weekly');
+  assert.equal(moved.status, 302);
+  assert.equal(moved.headers.get('location'), '/do/example-digest/summary/weekly');
+  assert.match(await (await get('/do/example-digest/items?kind=hourly')).text(), /parameter kind is not valid/);
+  assert.equal((await get('/do/example-digest/nothing-here')).status, 404);
+  assert.equal((await get('/do/example-digest/summary/x', { method: 'DELETE' })).status, 405);
+  // Outside every declared root, and without a token of the workspace.
+  const elsewhere = await get('/do/another-plugin/x');
+  assert.equal(elsewhere.status, 404);
+  assert.equal(((await elsewhere.json()) as { error: { code: string } }).error.code, 'ROUTE_NOT_FOUND');
+  assert.equal((await get('/do/example-digest/summary/x', {}, null)).status, 401);
+  await h.api('POST', '/api/v1/workspaces', { id: 'hf-other', name: 'other' });
+  const otherToken = (await h.api('POST', '/api/v1/workspaces/hf-other/tokens', {})).body.token;
+  assert.equal((await get('/do/example-digest/summary/x', {}, otherToken)).status, 403);
 });

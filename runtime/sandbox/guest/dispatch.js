@@ -138,6 +138,9 @@ function dispatch(id, kind, payloadJson, offset, endedIds) {
       if (mainFile) loadModule(mainFile);
       return { hooks: hookNames(), services: serviceNames() };
     });
+  } else if (kind === 'route' && payload.respond) {
+    // A Haplo P.respond request under the workspace's /do or /api.
+    runSettling(id, () => runRespond(payload.respond, makeResponse(id)), true);
   } else if (kind === 'route') {
     runSettling(id, () => {
       const mod = exportsOf(payload.main, 'a service module must set exports.run');

@@ -51,9 +51,18 @@ function withUnsupported(base, name) {
   });
 }
 
+/** P.respond handlers: `{methods, path, args, handler}`, matched by the longest path. */
+const respondTable = [];
+
 const P = withUnsupported({
   hook(name, fn) { register(hookTable, name, fn, 'P.hook'); },
   implementService(name, fn) { register(serviceTable, name, fn, 'P.implementService'); },
+  respond(methods, path, args, handler) {
+    if (typeof methods !== 'string' || typeof path !== 'string' || !ArrayIsArray(args) || typeof handler !== 'function') {
+      throw new TypeError('P.respond(methods, path, argumentDeclarations, handler) takes "GET,POST", "/do/…", an array and a function');
+    }
+    respondTable.push({ methods: methods.toUpperCase().split(',').map((m) => m.trim()), path: path.replace(/\/+$/, ''), args, handler });
+  },
 }, 'P');
 globalThis.P = P;
 
@@ -188,4 +197,78 @@ function runService(payload) {
   } finally {
     serviceChain = saved;
   }
+}
+
+// ---- P.respond: one request, as Haplo's runtime hands it to a handler.
+
+class RespondArgumentError extends ErrorCtor {}
+
+/** The handler's argument for one declaration: a path element, a parameter or the body, converted `as` declared. */
+function respondArgument(decl, request, extras) {
+  let raw;
+  let what;
+  if (typeof decl.pathElement === 'number') { raw = extras[decl.pathElement]; what = 'path element ' + decl.pathElement; }
+  else if (typeof decl.parameter === 'string') { raw = request.parameters[decl.parameter]; what = 'parameter ' + decl.parameter; }
+  else if (decl.body !== undefined) { raw = request.body === '' ? undefined : request.body; what = 'the body'; }
+  else throw new TypeError('a P.respond argument declares pathElement, parameter or body');
+  if (raw === undefined || raw === null || raw === '') {
+    if (decl.optional) return undefined;
+    throw new RespondArgumentError('missing ' + what);
+  }
+  const as = decl.as || 'string';
+  let value;
+  if (as === 'string') value = StringCtor(raw);
+  else if (as === 'int') {
+    value = /^-?\d+$/.test(StringCtor(raw)) ? Number(raw) : NaN;
+    if (!Number.isFinite(value)) throw new RespondArgumentError(what + ' must be a whole number');
+  } else if (as === 'json') {
+    try { value = jsonParse(StringCtor(raw)); } catch { throw new RespondArgumentError(what + ' must be JSON'); }
+  } else {
+    // object refs, db:table rows, files: Haplo's object store and P.db are not provided.
+    return unsupported('P.respond argument as "' + StringCtor(as) + '"')();
+  }
+  if (decl.validate !== undefined) {
+    const ok = typeof decl.validate === 'function' ? decl.validate(value) : decl.validate instanceof RegExp ? decl.validate.test(StringCtor(value)) : true;
+    if (!ok) throw new RespondArgumentError(what + ' is not valid');
+  }
+  return value;
+}
+
+const RESPOND_TYPES = ObjectFreeze({ json: 'application/json; charset=utf-8', text: 'text/plain; charset=utf-8', html: 'text/html; charset=utf-8' });
+
+/** Runs the P.respond handler for `request` ({method, path, parameters, headers, body}); answers through `response`. */
+function runRespond(request, response) {
+  let best;
+  for (const entry of respondTable) {
+    if (request.path !== entry.path && !request.path.startsWith(entry.path + '/')) continue;
+    if (best === undefined || entry.path.length > best.path.length) best = entry;
+  }
+  if (best === undefined || (!best.methods.includes(request.method) && !(request.method === 'HEAD' && best.methods.includes('GET')))) {
+    response.status(best === undefined ? 404 : 405).type('text/plain; charset=utf-8').send(best === undefined ? 'Not found' : 'Method not allowed');
+    return undefined;
+  }
+  const remainingPath = request.path.slice(best.path.length);
+  const extras = remainingPath.split('/').filter((s) => s !== '').map((s) => { try { return decodeURIComponent(s); } catch { return s; } });
+  let args;
+  try {
+    args = best.args.map((decl) => respondArgument(decl, request, extras));
+  } catch (err) {
+    if (!(err instanceof RespondArgumentError)) throw err;
+    response.status(400).type('text/plain; charset=utf-8').send('Bad request: ' + err.message);
+    return undefined;
+  }
+  const out = { statusCode: 200, kind: 'html', body: '', headers: {}, redirect(url) { out.statusCode = 302; out.headers.Location = StringCtor(url); } };
+  const E = withUnsupported({
+    request: ObjectFreeze({ method: request.method, path: request.path, parameters: request.parameters, headers: request.headers, body: request.body, remainingPath, extraPathElements: extras }),
+    response: out,
+  }, 'E');
+  const send = () => {
+    const type = RESPOND_TYPES[out.kind] || StringCtor(out.kind);
+    const body = typeof out.body === 'string' ? out.body : out.kind === 'json' ? jsonStringify(out.body) : StringCtor(out.body === undefined || out.body === null ? '' : out.body);
+    response.status(out.statusCode).set(out.headers).type(type).send(body);
+  };
+  const result = best.handler.apply(P, [E, ...args]);
+  if (result && typeof result.then === 'function') return result.then(send);
+  send();
+  return undefined;
 }
