@@ -50,7 +50,10 @@ export function createInstallations(deps: InstallationsDeps) {
   const toSandboxPlugin = async (inst: Installation): Promise<SandboxPlugin> => {
     const manifest = await manifestOf(inst.pluginName, inst.pluginVersion);
     const secure = inst.secureIparams ? (secrets.open(inst.secureIparams) as Record<string, unknown>) : {};
+    // Only Haplo-format code reads the workspace (O.application): others skip the lookup.
+    const ws = manifest.haplo ? await store.workspaces.get(inst.workspaceId) : undefined;
     return {
+      ...(ws ? { workspace: { name: ws.name, domain: ws.domain } } : {}),
       installationId: inst.id, workspaceId: inst.workspaceId, namespace: inst.namespace,
       revision: `${inst.pluginVersion}:${inst.updatedAt}`, manifest,
       files: await filesOf(inst.pluginName, inst.pluginVersion), iparams: { ...inst.iparams, ...secure },

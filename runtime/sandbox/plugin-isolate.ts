@@ -380,7 +380,10 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       const context = { workspaceId: plugin.workspaceId, installationId: plugin.installationId, namespace: plugin.namespace, iparams: plugin.iparams };
       const budgets = { pendingOps: options.maxPendingOps, pendingOpBytes: maxOpBytes, guestMessages: maxMessages };
       // A Haplo-format plugin's load files, and the libraries Haplo gives it as globals.
-      const haplo = plugin.manifest.haplo ? { pluginName: plugin.manifest.haplo.pluginName, load: plugin.manifest.haplo.load, libraries: haploLibraries() } : undefined;
+      const haplo = plugin.manifest.haplo ? {
+        pluginName: plugin.manifest.haplo.pluginName, load: plugin.manifest.haplo.load, libraries: haploLibraries(),
+        application: { name: plugin.workspace?.name ?? plugin.workspaceId, hostname: plugin.workspace?.domain ?? `${plugin.workspaceId}.plughost.local` },
+      } : undefined;
       const outcome = await start('init', { files, main: plugin.manifest.main, context, budgets, haplo }, timeoutMs).done;
       if (outcome.status !== 'succeeded') {
         const error = outcome.error?.code === 'PLUGIN_ERROR'

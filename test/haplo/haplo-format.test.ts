@@ -28,6 +28,7 @@ P.hook('hScheduleDailyEarly', function (response, year, month, dayOfMonth, hour,
     var when = new XDate(year, month, dayOfMonth, hour);
     var lines = _.map(example_digest.sorted([{name: 'b', count: 1}, {name: 'a', count: 5}]), P.formatLine);
     console.log(when.toString('yyyy-MM-dd HH:00') + ' ' + lines.join(', ') + ' ' + (typeof QUEUE));
+    console.log('app ' + O.application.name + ' ' + O.application.hostname + ' ' + O.application.url + ' ' + JSON.stringify(O.application.config));
 });
 P.implementService('example:digest:lines', function () { return _.range(3); });
 `,
@@ -96,6 +97,8 @@ test('the load files run in order with P, O, _ and XDate; the plugin object is a
   const run = (await h.api('GET', `/api/v1/workspaces/hf/runs/${r.body.run.id}`)).body;
   // A file's own `var` stays its own: the second file does not see QUEUE.
   assert.match(run.log, /2026-06-10 06:00 a: 5, b: 1 undefined/);
+  // O.application is the workspace.
+  assert.match(run.log, /app Haplo format hf\.plughost\.local https:\/\/hf\.plughost\.local \{\}/);
 });
 
 test('an unsupported Haplo API at load time makes a broken installation that says why', async () => {

@@ -141,7 +141,9 @@ function serviceCall(name, args, required) {
   return undefined;
 }
 
+let application;
 globalThis.O = withUnsupported(ObjectFreeze({
+  get application() { return application === undefined ? unsupported('O.application') : application; },
   service: (name, ...args) => serviceCall(name, args, true),
   serviceMaybe: (name, ...args) => serviceCall(name, args, false),
   serviceImplemented: (name) => hostSync({ t: 'plan', name: StringCtor(name), chain: serviceChain }).targets.length > 0,
@@ -154,6 +156,11 @@ globalThis.O = withUnsupported(ObjectFreeze({
  * `P`, `O`, `_` and `XDate` in scope (a file's own variables stay its own).
  */
 function loadHaplo(haplo) {
+  // O.application: the workspace, as Haplo describes its application.
+  application = withUnsupported(ObjectFreeze({
+    name: haplo.application.name, hostname: haplo.application.hostname, url: 'https://' + haplo.application.hostname,
+    config: ObjectFreeze({}),
+  }), 'O.application');
   for (const name of ObjectKeys(haplo.libraries)) indirectEval(haplo.libraries[name] + '\n//# sourceURL=plughost:///lib/' + name + '.js');
   globalThis[haplo.pluginName] = P;
   for (const file of haplo.load) {
