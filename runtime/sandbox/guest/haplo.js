@@ -23,21 +23,27 @@ const SymbolToPrimitive = Symbol.toPrimitive;
  * it (or anything under it: `P.db.table(…)`) throws PLUGIN_UNSUPPORTED_API naming the API,
  * rather than "undefined is not a function".
  */
+const NOT_STAND_INS = new Set(['then', 'toJSON', 'prototype', 'constructor', 'caller', 'arguments', '__proto__']);
+const SetHas = uncurry(Set.prototype.has);
+
 function unsupported(path) {
-  const fail = function () {
+  const fail = () => {
     const err = new ErrorCtor(path + ' is not provided by plughost');
     err.code = 'PLUGIN_UNSUPPORTED_API';
     throw err;
   };
+  // No own properties: what walks an object graph finds nothing under a stand-in.
+  delete fail.length;
+  delete fail.name;
   return new ProxyCtor(fail, {
     get(target, key) {
       // Using it as a value (`O.PERM_READ | O.PERM_CREATE`) fails naming it, not its valueOf.
       if (key === SymbolToPrimitive || key === 'valueOf' || key === 'toString') return fail;
-      // Not thenable, not JSON: `await` and logging of a stand-in stay harmless.
-      if (typeof key === 'symbol' || key === 'then' || key === 'toJSON' || key === 'prototype') return undefined;
+      // Not thenable, not JSON, no caller chain or constructor: `await`, logging and a walk
+      // of the object graph end at a stand-in.
+      if (typeof key === 'symbol' || SetHas(NOT_STAND_INS, key)) return undefined;
       return unsupported(path + '.' + StringCtor(key));
     },
-    construct() { return fail(); },
   });
 }
 
