@@ -129,8 +129,8 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     const pluginRegistry = createRegistry({ store, events, now });
     const installations = createInstallations({
       store, secrets, sandbox, events, now,
-      async lifecycle(event, plugin, payload) {
-        const { run, outcome } = await (await runs.execute({ kind: 'app-event', workspaceId: plugin.workspaceId, installationId: plugin.installationId, event, payload, plugin }, { trigger: 'manual' })).done;
+      async lifecycle(event, plugin) {
+        const { run, outcome } = await (await runs.execute({ kind: 'app-event', workspaceId: plugin.workspaceId, installationId: plugin.installationId, event, payload: {}, plugin }, { trigger: 'manual' })).done;
         return run.status === 'succeeded' ? undefined : outcome?.error?.message ?? run.error?.message ?? `${event} failed`;
       },
       async afterChange(inst, loaded) {

@@ -25,7 +25,7 @@ export interface InstallationsDeps {
    * afterAppUpdate) the manifest declares, as one run; resolves with the app's error message
    * when it failed (renderData(error), a rejection, a timeout), else undefined.
    */
-  lifecycle?: (event: LifecycleEvent, plugin: SandboxPlugin, payload: Record<string, unknown>) => Promise<string | undefined>;
+  lifecycle?: (event: LifecycleEvent, plugin: SandboxPlugin) => Promise<string | undefined>;
 }
 
 export type LifecycleEvent = 'onAppInstall' | 'onAppUninstall' | 'onSettingsUpdate' | 'afterAppUpdate';
@@ -115,7 +115,7 @@ export function createInstallations(deps: InstallationsDeps) {
         active: checksInstall ? false : active, createdAt: at, updatedAt: at, services: [],
       });
       if (checksInstall) {
-        const refusal = await deps.lifecycle!('onAppInstall', await toSandboxPlugin(inst), {});
+        const refusal = await deps.lifecycle!('onAppInstall', await toSandboxPlugin(inst));
         if (refusal !== undefined) {
           await store.installations.delete(workspaceId, inst.id);
           changed(inst, 'uninstalled');
@@ -150,14 +150,14 @@ export function createInstallations(deps: InstallationsDeps) {
       if (updated.active) sandbox.admit(manifest, { installationId: inst.id, active: true });
       // onSettingsUpdate may refuse new parameters (renderData(error)), as FDK lets it; nothing changes then.
       if (input.iparams !== undefined && declares(manifest, 'onSettingsUpdate')) {
-        const refusal = await deps.lifecycle!('onSettingsUpdate', await toSandboxPlugin(updated), {});
+        const refusal = await deps.lifecycle!('onSettingsUpdate', await toSandboxPlugin(updated));
         if (refusal !== undefined) throw new PlughostError('APP_SETTINGS_REFUSED', `${inst.pluginName}'s onSettingsUpdate refused the new parameters: ${refusal.split('\n')[0]}`);
       }
       await store.installations.update(updated);
       changed(updated, 'updated');
       await warm(updated);
       if (version !== inst.pluginVersion && updated.active && declares(manifest, 'afterAppUpdate')) {
-        await deps.lifecycle!('afterAppUpdate', await toSandboxPlugin(updated), {}); // its failure is in its run; the update stands
+        await deps.lifecycle!('afterAppUpdate', await toSandboxPlugin(updated)); // its failure is in its run; the update stands
       }
       return view(updated);
     },
@@ -166,7 +166,7 @@ export function createInstallations(deps: InstallationsDeps) {
       const inst = await store.installations.require(workspaceId, id);
       const manifest = await manifestOf(inst.pluginName, inst.pluginVersion);
       // Its failure is in its run: an admin can always remove an app.
-      if (declares(manifest, 'onAppUninstall')) await deps.lifecycle!('onAppUninstall', await toSandboxPlugin(inst), {});
+      if (declares(manifest, 'onAppUninstall')) await deps.lifecycle!('onAppUninstall', await toSandboxPlugin(inst));
       await store.installations.delete(workspaceId, id);
       changed(inst, 'uninstalled');
     },

@@ -25,7 +25,7 @@ export function serverMethods(deps: ServerMethodDeps): Middleware {
     const [, workspaceId, namespace, name] = m as unknown as [string, string, string, string];
     const plugin = await deps.installations.byNamespace(workspaceId, namespace);
     // Only an installation with server methods owns the path; otherwise it may be a plugin route.
-    if (!plugin || Object.keys(plugin.manifest.functions ?? {}).length === 0) return next();
+    if (!plugin || Object.keys(plugin.manifest.functions).length === 0) return next();
     if (ctx.method !== 'POST') throw new PlughostError('METHOD_NOT_ALLOWED', 'call a server method with POST and its arguments as a JSON object');
     const principal = await deps.auth.require(bearerOf(ctx.get('authorization') || undefined));
     deps.auth.checkWorkspace(principal, workspaceId);

@@ -36,7 +36,7 @@ function readJson(files: PackageFiles, path: string, problems: ManifestProblem[]
 }
 
 /** The sections of manifest.json that carry events and functions: 2.x products, 3.x modules. */
-function sections(manifest: Json, problems: ManifestProblem[]): Array<[string, Json]> {
+function sections(manifest: Json, problems: ManifestProblem[]): Json[] {
   const version = String(manifest['platform-version'] ?? '');
   const key = version.startsWith('3.') ? 'modules' : version.startsWith('2.') ? 'product' : undefined;
   if (key === undefined) {
@@ -45,7 +45,7 @@ function sections(manifest: Json, problems: ManifestProblem[]): Array<[string, J
   }
   const holder = manifest[key];
   if (!isObject(holder)) return [];
-  return Object.entries(holder).filter((e): e is [string, Json] => isObject(e[1])).map(([name, v]) => [`${key}.${name}`, v]);
+  return Object.values(holder).filter(isObject);
 }
 
 function iparamsOf(raw: Json): Json {
@@ -112,7 +112,7 @@ export function fdkManifest(files: PackageFiles, identity: PackageIdentity = {})
   const events: Json = {};
   const functions: Json = {};
   const declaredRequests = new Set<string>();
-  for (const [, section] of sections(manifest, problems)) {
+  for (const section of sections(manifest, problems)) {
     if (isObject(section.events)) Object.assign(events, section.events);
     if (isObject(section.functions)) {
       for (const [name, f] of Object.entries(section.functions)) {
