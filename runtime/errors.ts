@@ -23,6 +23,7 @@ export const errorCodes = {
   RECORD_NOT_FOUND: { status: 404, doc: 'no form, folder or record with that id' },
   RUN_NOT_FOUND: { status: 404, doc: 'no run with that id in the workspace' },
   SCHEDULE_NOT_FOUND: { status: 404, doc: 'no scheduled webhook, plugin schedule or hook with that id in the workspace' },
+  API_KEY_NOT_FOUND: { status: 404, doc: 'no API key with that id in the workspace' },
   // conflicts
   APP_INSTALL_FAILED: { status: 422, doc: "the app's onAppInstall handler refused the installation (its message says why); nothing was installed" },
   APP_SETTINGS_REFUSED: { status: 422, doc: "the app's onSettingsUpdate handler refused the new installation parameters; nothing changed" },
@@ -42,6 +43,8 @@ export const errorCodes = {
   PLUGIN_NO_HANDLER: { status: 500, doc: 'the plugin module does not export the function the host must call' },
   PLUGIN_LOAD_ERROR: { status: 500, doc: 'the plugin code failed to load (syntax error, missing module, throw at top level)' },
   PLUGIN_LIMIT: { status: 429, doc: 'the plugin reached one of its budgets (see Budgets in the README); `details.limit` names it' },
+  PLUGIN_DB_INVALID: { status: 400, doc: 'a P.db table declaration or query breaks Haplo\'s rules (a bad name, an unknown field or type, a field whose type changed)' },
+  PLUGIN_DB_CONSTRAINT: { status: 409, doc: 'a P.db write would break a unique index of its table' },
   // Haplo services and integration messages
   SERVICE_NOT_IMPLEMENTED: { status: 404, doc: 'no installation in the workspace implements that Haplo service' },
   SERVICE_DEADLOCK: { status: 409, doc: 'a synchronous service call would call back into an installation already waiting on it' },

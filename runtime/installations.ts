@@ -167,6 +167,7 @@ export function createInstallations(deps: InstallationsDeps) {
       const manifest = await manifestOf(inst.pluginName, inst.pluginVersion);
       // Its failure is in its run: an admin can always remove an app.
       if (declares(manifest, 'onAppUninstall')) await deps.lifecycle!('onAppUninstall', await toSandboxPlugin(inst));
+      await store.pluginTables.dropAll(id); // its P.db tables (the rest of its data goes with its row)
       await store.installations.delete(workspaceId, id);
       changed(inst, 'uninstalled');
     },

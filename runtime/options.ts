@@ -59,6 +59,13 @@ export const defaults = {
     /** `$db` keys and bytes (keys plus values) per installation. */
     kvKeys: 5_000,
     kvBytes: 50 * 1024 * 1024,
+    /** Haplo P.db: tables per installation, rows in all of them, rows one select may return, bytes of one row's values. */
+    dbTables: 50,
+    dbRows: 100_000,
+    dbSelectRows: 10_000,
+    dbRowBytes: 256 * 1024,
+    /** Haplo background jobs (O.background.run, O.httpClient requests) one installation may have waiting. */
+    backgroundQueued: 1_000,
     /** Integration messages waiting in one queue, and the largest one. */
     queueMessages: 10_000,
     messageBytes: 256 * 1024,

@@ -2,6 +2,7 @@
 import Router from '@koa/router';
 import { bearerOf } from '../auth.ts';
 import type { ApiDeps, ApiRouter } from './api-context.ts';
+import { apiKeyRoutes } from './routes/api-keys.ts';
 import { dataRoutes } from './routes/data.ts';
 import { installationRoutes } from './routes/installations.ts';
 import { integrationMessageRoutes } from './routes/integration-messages.ts';
@@ -25,6 +26,7 @@ export function adminApi(deps: ApiDeps) {
   scheduleRoutes(router, deps);
   triggerRoutes(router, deps);
   integrationMessageRoutes(router, deps);
+  apiKeyRoutes(router, deps);
   dataRoutes(router, deps);
   return router;
 }

@@ -32,7 +32,7 @@ export function createApp(deps: AppDeps): Koa {
   });
   app.use(errorMiddleware(deps.log));
   app.use(healthRoutes({ store: deps.store, metrics: deps.metrics, recorder: deps.recorder, scheduler: deps.scheduler, now: () => deps.clock.now() }));
-  app.use(pollApi({ store: deps.store, messages: deps.messages, maxBodyBytes: deps.options.http.maxBodyBytes }));
+  app.use(pollApi({ store: deps.store, messages: deps.messages, installations: deps.installations, maxBodyBytes: deps.options.http.maxBodyBytes }));
   const api = adminApi(deps);
   const apiRoutes = api.routes() as unknown as Koa.Middleware;
   const apiMethods = api.allowedMethods({ throw: true }) as unknown as Koa.Middleware;

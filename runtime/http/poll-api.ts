@@ -1,17 +1,20 @@
 // Haplo's poll API, at Haplo's own path under the workspace:
 // GET|POST /workspaces/:ws/api/haplo-integration-messages/poll/:group/fetch and …/mark.
 // A poller authenticates with HTTP Basic `haplo:<key>` (or a bearer key); a key opens one
-// queue's poll API and nothing else.
+// queue's poll API and nothing else. A Haplo-format plugin of the workspace that declares a
+// `respond` root holding the path serves it instead (P.respond, with API keys).
 import type { Middleware } from 'koa';
 import { PlughostError } from '../errors.ts';
 import type { IntegrationMessages } from '../haplo/integration-messages.ts';
+import type { Installations } from '../installations.ts';
 import { hashToken, sameHash } from '../secrets.ts';
 import type { Store } from '../store/store.ts';
 import { anyBody } from './body.ts';
 
 const PATH = /^\/workspaces\/([A-Za-z0-9_-]{1,64})\/api\/haplo-integration-messages\/poll\/([A-Za-z0-9_.:-]{1,100})\/(fetch|mark)$/;
 
-function keyOf(header: string | undefined): string | undefined {
+/** The key of an `Authorization` header: HTTP Basic `haplo:<key>` (any other Basic user is none), or a bearer. */
+export function keyOf(header: string | undefined): string | undefined {
   const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
   if (basic) {
     const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
@@ -20,12 +23,16 @@ function keyOf(header: string | undefined): string | undefined {
   return /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
 }
 
-export function pollApi(deps: { store: Store; messages: IntegrationMessages; maxBodyBytes: number }): Middleware {
+export interface PollApiDeps { store: Store; messages: IntegrationMessages; installations: Pick<Installations, 'byRespondRoot'>; maxBodyBytes: number }
+
+export function pollApi(deps: PollApiDeps): Middleware {
   return async (ctx, next) => {
     const m = PATH.exec(ctx.path);
     if (!m) return next();
-    if (ctx.method !== 'GET' && ctx.method !== 'POST') throw new PlughostError('METHOD_NOT_ALLOWED', 'the poll API takes GET or POST');
     const [, workspaceId, group, action] = m as unknown as [string, string, string, 'fetch' | 'mark'];
+    // A plugin of the workspace that declares the root answers Haplo's poll API itself, under API keys.
+    if (await deps.installations.byRespondRoot(workspaceId, ctx.path.slice(`/workspaces/${workspaceId}`.length))) return next();
+    if (ctx.method !== 'GET' && ctx.method !== 'POST') throw new PlughostError('METHOD_NOT_ALLOWED', 'the poll API takes GET or POST');
     const key = keyOf(ctx.get('authorization'));
     const scope = key && key.length <= 200 ? await deps.store.messages.keyScope(hashToken(key)) : undefined;
     if (!scope || !sameHash(scope.keyHash, hashToken(key!))) {

@@ -17,17 +17,29 @@ export interface RespondCall {
   /** Query and form parameters, one value each (Haplo's `E.request.parameters`). */
   parameters: Record<string, string>;
   body: string;
+  /**
+   * The API key that opened this `/api/…` path, checked by the HTTP layer
+   * (runtime/http/haplo-responds.ts); without one the caller needs a token of the workspace.
+   */
+  apiKeyId?: string;
 }
 
 /** Runs a P.respond handler. Throws (404, 401, 403) before running anything when it cannot be called. */
 export async function callRespond(deps: RouteCallDeps, call: RespondCall, meta: Omit<RunMeta, 'target'>): Promise<RouteCallResult> {
   const plugin = await deps.installations.byRespondRoot(call.workspaceId, call.path);
   if (!plugin) throw new PlughostError('ROUTE_NOT_FOUND', `nothing is served at /workspaces/${call.workspaceId}${call.path}: no active Haplo plugin declares that respond root`);
-  // /do and /api are a workspace's own: a token of the workspace (or the operator's), which plugin code never sees.
-  const header = call.headers.authorization;
-  const principal = await deps.auth.principalOf(bearerOf(Array.isArray(header) ? header[0] : header));
-  if (!principal) throw new PlughostError('UNAUTHORIZED', 'this path needs a token of its workspace: send Authorization: Bearer <workspace token>');
-  if (principal.kind !== 'operator' && principal.workspaceId !== call.workspaceId) throw new PlughostError('FORBIDDEN', 'this workspace token belongs to another workspace');
+  // /do and /api are a workspace's own: a token of the workspace (or the operator's), which plugin code never sees;
+  // /api also opens to an API key for the path, which the HTTP layer checked.
+  if (call.apiKeyId === undefined) {
+    const header = call.headers.authorization;
+    const principal = await deps.auth.principalOf(bearerOf(Array.isArray(header) ? header[0] : header));
+    if (!principal) {
+      throw new PlughostError('UNAUTHORIZED', call.path.startsWith('/api/')
+        ? 'this path needs an API key for it (HTTP Basic haplo:<key>) or a token of its workspace (Authorization: Bearer <token>)'
+        : 'this path needs a token of its workspace: send Authorization: Bearer <workspace token>');
+    }
+    if (principal.kind !== 'operator' && principal.workspaceId !== call.workspaceId) throw new PlughostError('FORBIDDEN', 'this workspace token belongs to another workspace');
+  }
   const { authorization: _token, ...headers } = call.headers;
   const runId = meta.runId ?? newId('run');
   let early!: (r: RouteResponse | undefined) => void;

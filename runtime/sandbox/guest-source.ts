@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const guestDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'guest');
-const order = ['core.js', 'globals.js', 'modules.js', 'http-clients.js', 'freshworks.js', 'fdk-request.js', 'haplo.js', 'plughost-module.js', 'dispatch.js'];
+const order = ['core.js', 'globals.js', 'modules.js', 'http-clients.js', 'freshworks.js', 'fdk-request.js', 'haplo.js', 'haplo-db.js', 'plughost-module.js', 'dispatch.js'];
 
 let cached: string | undefined;
 

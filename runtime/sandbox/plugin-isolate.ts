@@ -316,7 +316,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       return JSON.stringify({ ok: true, value }); // undefined stays undefined: O.service moves on to the next implementation
     } catch (err) {
       const e = opError(err);
-      return JSON.stringify({ ok: false, error: { message: e.code === 'INTERNAL' ? (err as Error).message : e.message, code: e.code } });
+      return JSON.stringify({ ok: false, error: { message: e.code === 'INTERNAL' ? (err as Error).message : e.message, code: e.code, ...(e.limit ? { limit: e.limit } : {}) } });
     }
   };
   prepared.listen(onMessage, onServiceRequest);
@@ -381,7 +381,7 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       const budgets = { pendingOps: options.maxPendingOps, pendingOpBytes: maxOpBytes, guestMessages: maxMessages };
       // A Haplo-format plugin's load files, and the libraries Haplo gives it as globals.
       const haplo = plugin.manifest.haplo ? {
-        pluginName: plugin.manifest.haplo.pluginName, load: plugin.manifest.haplo.load, libraries: haploLibraries(),
+        pluginName: plugin.manifest.haplo.pluginName, load: plugin.manifest.haplo.load, privileges: plugin.manifest.haplo.privileges, libraries: haploLibraries(),
         application: { name: plugin.workspace?.name ?? plugin.workspaceId, hostname: plugin.workspace?.domain ?? `${plugin.workspaceId}.plughost.local` },
       } : undefined;
       const outcome = await start('init', { files, main: plugin.manifest.main, context, budgets, haplo }, timeoutMs).done;

@@ -82,7 +82,8 @@ export interface LoadInfo { hooks: string[]; services: string[] }
 
 /** A Haplo service call arriving from plugin code (`O.service`), or made by the host. */
 export interface ServiceRequest {
-  t: 'plan' | 'call';
+  /** `db`: a P.db call (runtime/haplo/plugin-db.ts); `background`: O.background.run. */
+  t: 'plan' | 'call' | 'db' | 'background';
   name: string;
   /** Installations already waiting on this chain of synchronous calls. */
   chain: string[];

@@ -4,7 +4,8 @@ import type { Knex } from 'knex';
 import { isPostgres, isUniqueViolation, rawRows, valuesList } from './dialect.ts';
 import type { Recurrence } from '../schedule/recurrence.ts';
 
-export type ScheduleKind = 'webhook' | 'plugin' | 'hook';
+/** `background`: one Haplo O.background.run job (or an O.httpClient request and its callback). */
+export type ScheduleKind = 'webhook' | 'plugin' | 'hook' | 'background';
 export type MisfirePolicy = 'coalesce' | 'skip' | 'all';
 export type OverlapPolicy = 'skip' | 'allow' | 'queue';
 
@@ -72,6 +73,15 @@ export function schedulesTable(db: Knex) {
     async ofInstallation(installationId: string, kind: ScheduleKind): Promise<Schedule[]> {
       const rows: Row[] = await db('schedules').where({ installation_id: installationId, kind }).orderBy('id');
       return rows.map(toSchedule);
+    },
+    /** How many of an installation's schedules of `kind` have yet to fire. */
+    async pendingCount(installationId: string, kind: ScheduleKind): Promise<number> {
+      const row = await db('schedules').where({ installation_id: installationId, kind }).whereNotNull('next_run_at').count({ n: '*' }).first();
+      return Number((row as { n: number | string } | undefined)?.n ?? 0);
+    },
+    /** Deletes an installation's fired one-time schedules of `kind` made before `before` (their runs stay in the run log). */
+    async deleteFired(installationId: string, kind: ScheduleKind, before: number): Promise<number> {
+      return db('schedules').where({ installation_id: installationId, kind }).whereNull('next_run_at').andWhere('created_at', '<', before).delete();
     },
     async update(s: Schedule): Promise<void> {
       const { id: _id, created_at: _c, ...rest } = toRow(s);

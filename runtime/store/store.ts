@@ -4,12 +4,14 @@ import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { PlughostError } from '../errors.ts';
 import { dialectOf, knexConfig, pgClientConfig, type DialectName, type StoreLocation } from './dialect.ts';
+import { apiKeysTable } from './api-keys.ts';
 import { auditTable } from './audit.ts';
 import { installationsTable } from './installations.ts';
 import { integrationMessagesTable } from './integration-messages.ts';
 import { kvTable } from './kv.ts';
 import { migrationSource } from './migrations/index.ts';
 import { occurrencesTable } from './occurrences.ts';
+import { pluginTablesStore } from './plugin-tables.ts';
 import { pluginVersionsTable } from './plugin-versions.ts';
 import { runsTable } from './runs.ts';
 import { schedulesTable } from './schedules.ts';
@@ -36,6 +38,8 @@ function tables(db: Knex) {
     messages: integrationMessagesTable(db),
     audit: auditTable(db),
     seenSignatures: seenSignaturesTable(db),
+    apiKeys: apiKeysTable(db),
+    pluginTables: pluginTablesStore(db),
   };
 }
 

@@ -54,10 +54,10 @@ P.respond("GET,POST", "/do/example-digest/items", [
 };
 
 const broken = {
-  'plugin.json': { pluginName: 'example_tables', pluginVersion: 1, apiVersion: 4, load: ['js/example_tables.js'], privilegesRequired: ['pDatabase'] },
+  'plugin.json': { pluginName: 'example_tables', pluginVersion: 1, apiVersion: 4, load: ['js/example_tables.js'], privilegesRequired: [] },
   'js/example_tables.js': `
 P.hook('hScheduleHourly', function () {});
-P.db.table('items', { name: { type: 'text' } });
+P.workflow.implementWorkflow(P.workUnitTypes.application);
 `,
 };
 
@@ -106,14 +106,14 @@ test('an unsupported Haplo API at load time makes a broken installation that say
   const inst = (await h.api('POST', '/api/v1/workspaces/hf/installations', { plugin: 'example_tables' })).body;
   assert.equal(inst.active, true);
   assert.deepEqual(inst.loadError?.code, 'PLUGIN_LOAD_ERROR');
-  assert.match(inst.loadError.message, /P\.db\.table is not provided by plughost/);
+  assert.match(inst.loadError.message, /P\.workflow\.implementWorkflow is not provided by plughost/);
   const again = await h.api('GET', `/api/v1/workspaces/hf/installations/${inst.id}`);
-  assert.match(again.body.loadError.message, /P\.db\.table is not provided/);
+  assert.match(again.body.loadError.message, /P\.workflow\.implementWorkflow is not provided/);
   // Its hook was registered before the failing line, yet the hook says the installation is broken.
   const r = await hook(inst.id, 'hScheduleDailyEarly');
   assert.equal(r.status, 500);
   assert.equal(r.body.error.code, 'PLUGIN_LOAD_ERROR');
-  assert.match(r.body.error.message, /is broken: its code failed to load \(.*P\.db\.table is not provided/);
+  assert.match(r.body.error.message, /is broken: its code failed to load \(.*P\.workflow\.implementWorkflow is not provided/);
 });
 
 test('an unsupported API used at run time fails that run naming it, even when used as a value', async () => {

@@ -112,6 +112,7 @@ function hostSync(request) {
   if (!answer.ok) {
     const err = new ErrorCtor(answer.error && answer.error.message ? answer.error.message : 'service call failed');
     if (answer.error && answer.error.code) err.code = answer.error.code;
+    if (answer.error && answer.error.limit) err.limit = answer.error.limit;
     throw err;
   }
   return answer.value;

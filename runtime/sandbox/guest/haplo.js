@@ -169,6 +169,8 @@ function loadHaplo(haplo) {
   }), 'O.application');
   for (const name of ObjectKeys(haplo.libraries)) indirectEval(haplo.libraries[name] + '\n//# sourceURL=plughost:///lib/' + name + '.js');
   globalThis[haplo.pluginName] = P;
+  // P.db: the plugin's tables, for a plugin that declares pDatabase (the host checks it too).
+  P.db = haplo.privileges.includes('pDatabase') ? createPluginDb() : createDeniedDb();
   for (const file of haplo.load) {
     let fn;
     try {

@@ -10,6 +10,8 @@ import * as m006 from './006_seen_signatures.ts';
 import * as m007 from './007_workspace_product.ts';
 import * as m008 from './008_kv_ttl.ts';
 import * as m009 from './009_installation_load_error.ts';
+import * as m010 from './010_plugin_tables.ts';
+import * as m011 from './011_api_keys.ts';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_core': m001,
@@ -21,6 +23,8 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '007_workspace_product': m007,
   '008_kv_ttl': m008,
   '009_installation_load_error': m009,
+  '010_plugin_tables': m010,
+  '011_api_keys': m011,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
