@@ -15,6 +15,8 @@ import { createEgressClient, createEgressPolicy, type Lookup } from './egress/in
 import { HostEvents } from './events.ts';
 import { createCloneGuard } from './haplo/clone-guard.ts';
 import { createIntegrationMessages } from './haplo/integration-messages.ts';
+import { createAuditWrite } from './haplo/audit-write.ts';
+import { createBackground, type BackgroundRequest } from './haplo/background.ts';
 import { createPluginDb, type DbRequest } from './haplo/plugin-db.ts';
 import { createServiceRegistry } from './haplo/services.ts';
 import { createExecutor } from './runs/executor.ts';
@@ -103,6 +105,8 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
     /** Where third parties reach this host: --public-url, else the address it listens on. */
     const publicBase = () => options.publicUrl ?? listenUrl ?? `http://localhost:${options.port}`;
     const pluginDb = createPluginDb({ store, options, now });
+    const auditWrite = createAuditWrite({ store, now });
+    const background = createBackground({ store, options, now, changed: () => events.emit('schedules:changed') });
     const sandbox = await createSandbox({
       ops: {
         ...httpOps(egress, options.limits), ...fdkRequestOps(egress, options.limits), ...dataOps(dataApi), ...kvOps(store.kv, options.kv, now, options.limits),
@@ -116,8 +120,11 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
       maxLogBytes: options.sandbox.maxLogBytes,
       spareIsolates: options.sandbox.spareIsolates,
       limits: options.limits,
-      // The synchronous channel: Haplo service calls, and P.db reads and writes.
-      services: (caller, request, deadline, log) => request.t === 'db' ? pluginDb.handle(caller, request as unknown as DbRequest) : services.handler(caller, request, deadline, log),
+      // The synchronous channel: Haplo service calls, P.db reads and writes, background jobs queued.
+      services: (caller, request, deadline, log) => request.t === 'db' ? pluginDb.handle(caller, request as unknown as DbRequest)
+        : request.t === 'background' ? background.enqueue(caller, request as unknown as BackgroundRequest)
+          : request.t === 'audit' ? auditWrite(caller, request)
+            : services.handler(caller, request, deadline, log),
       now,
       onFatal: (plugin, reason) => events.emit('sandbox:fatal', { installationId: plugin.installationId, workspaceId: plugin.workspaceId, reason }),
     });

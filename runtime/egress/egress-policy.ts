@@ -67,7 +67,8 @@ function defaultPort(url: URL): string {
   return url.port || (url.protocol === 'https:' ? '443' : '80');
 }
 
-interface HostPattern { host: string; wildcard: boolean; port: string | undefined }
+/** `any`: the entry `*`, any host (a Haplo plugin with pHTTPClient); every other rule still applies. */
+interface HostPattern { host: string; wildcard: boolean; port: string | undefined; any?: boolean }
 
 /**
  * Parses a permissions.hosts or allow entry: `host`, `host:port`, `*.host`, `[v6]:port`, a bare
@@ -76,6 +77,7 @@ interface HostPattern { host: string; wildcard: boolean; port: string | undefine
  */
 function parseHostPattern(entry: string): HostPattern | undefined {
   let text = entry.trim();
+  if (text === '*') return { host: '*', wildcard: false, port: undefined, any: true };
   const schemeAt = text.indexOf('://');
   if (schemeAt >= 0) text = text.slice(schemeAt + 3).split('/')[0] ?? '';
   const wildcard = text.startsWith('*.');
@@ -89,6 +91,7 @@ function parseHostPattern(entry: string): HostPattern | undefined {
 }
 
 function matchesPattern(pattern: HostPattern, host: string, port: string): boolean {
+  if (pattern.any) return true;
   if (pattern.port !== undefined && pattern.port !== port) return false;
   return pattern.wildcard ? host.endsWith(`.${pattern.host}`) : host === pattern.host;
 }
@@ -142,7 +145,7 @@ export function createEgressPolicy(options: EgressPolicyOptions): EgressPolicy {
       allowCidrs.push([addr, addr.kind() === 'ipv4' ? 32 : 128]);
     } else {
       const pattern = parseHostPattern(entry);
-      if (!pattern) throw badOption('--egress-allow', raw, 'not a hostname, IP or CIDR');
+      if (!pattern || pattern.any) throw badOption('--egress-allow', raw, 'not a hostname, IP or CIDR');
       allowNames.push({ ...pattern, port: undefined });
     }
   }

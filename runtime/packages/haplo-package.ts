@@ -40,7 +40,12 @@ export function haploManifest(raw: Json, files: PackageFiles, identity: PackageI
       main: null,
     }, new Set(files.keys()));
     const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string').slice(0, 100) : []);
-    return { ...manifest, haplo: { pluginName: String(raw.pluginName), load: load as string[], respond: respond as string[], privileges: strings(raw.privilegesRequired), depend: strings(raw.depend) } };
+    const privileges = strings(raw.privilegesRequired);
+    // Haplo's pHTTPClient lets a plugin call any host; the host's egress policy (no private
+    // addresses unless --egress-allow, --egress-map) still applies to every request.
+    const permissions = { ...manifest.permissions, hosts: privileges.includes('pHTTPClient') ? ['*'] : [] };
+    // Installation settings are Haplo's config data and keychain: `iparams.config`, `iparams.keychain` (write-only).
+    return { ...manifest, permissions, openIparams: true, haplo: { pluginName: String(raw.pluginName), load: load as string[], respond: respond as string[], privileges, depend: strings(raw.depend) } };
   } catch (err) {
     if (err instanceof PlughostError && err.code === 'INVALID_MANIFEST') {
       failHaplo((err.details as ManifestProblem[]).map((p) => ({ path: p.path === 'name' ? 'pluginName' : p.path, message: p.message })));

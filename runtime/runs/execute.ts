@@ -11,6 +11,7 @@
 // of a scheduled webhook is a failed run. Integration-message sends are not plugin code; they
 // record their run (kind `send`) through the same run log.
 import { PlughostError } from '../errors.ts';
+import type { BackgroundSpec } from '../haplo/background.ts';
 import { newId } from '../ids.ts';
 import type { Installations } from '../installations.ts';
 import type { InvocationOutcome, RouteResponse, SandboxPlugin } from '../sandbox/types.ts';
@@ -20,6 +21,7 @@ import type { Run, RunTrigger } from '../store/runs.ts';
 import type { Schedule } from '../store/schedules.ts';
 import type { Store } from '../store/store.ts';
 import type { Executor } from './executor.ts';
+import { backgroundPayload } from './background-call.ts';
 import { askedNoRetry } from './outcome.ts';
 import type { RunMeta } from './record.ts';
 import { callRespond, type RespondCall } from './respond-call.ts';
@@ -38,7 +40,9 @@ export type Trigger =
       plugin?: SandboxPlugin }
   /** A Freshworks server method (SMI): an exported function the manifest lists, called with the caller's arguments. */
   | { kind: 'smi'; workspaceId: string; installationId: string; name: string; args: Record<string, unknown> }
-  | { kind: 'hook'; workspaceId: string; installationId: string; hook: string; instant: number; timezone: string; idempotencyKey: string };
+  | { kind: 'hook'; workspaceId: string; installationId: string; hook: string; instant: number; timezone: string; idempotencyKey: string }
+  /** A Haplo background job (O.background.run, or an O.httpClient request and its callback). */
+  | { kind: 'background'; workspaceId: string; installationId: string; spec: BackgroundSpec; idempotencyKey: string };
 
 /** Why it runs: the run's trigger, and the schedule attempt it is when a schedule fired it. */
 export interface Via { trigger: RunTrigger; runId?: string; scheduleId?: string | null; attempt?: number }
@@ -87,7 +91,7 @@ export function createRuns(deps: RunsDeps) {
   /** The workspace as Freshworks payloads name it (a gone workspace is its id alone). */
   const accountOf = async (workspaceId: string) => (await store.workspaces.get(workspaceId)) ?? { id: workspaceId };
 
-  const ofPlugin = async (t: Extract<Trigger, { kind: 'event' | 'hook' | 'app-event' | 'smi' }>, meta: RunMeta): Promise<Settled> => {
+  const ofPlugin = async (t: Extract<Trigger, { kind: 'event' | 'hook' | 'app-event' | 'smi' | 'background' }>, meta: RunMeta): Promise<Settled> => {
     const plugin = t.kind === 'app-event' && t.plugin ? t.plugin : await pluginOf(t.workspaceId, t.installationId);
     if (plugin instanceof PlughostError) return refused(t.workspaceId, { ...meta, installationId: t.installationId }, plugin);
     if (t.kind === 'app-event') {
@@ -103,6 +107,11 @@ export function createRuns(deps: RunsDeps) {
       const payload = { ...t.args, iparams: plugin.iparams };
       const { run, outcome } = await executor.run(plugin, { kind: 'event', payload: { handler: t.name, event: t.name, payload }, timeoutMs: fn.timeoutMs }, meta);
       return { run, noRetry: true, outcome };
+    }
+    if (t.kind === 'background') {
+      const background = await backgroundPayload(deps.egress, plugin, t.spec);
+      const { run, outcome } = await executor.run(plugin, { kind: 'hook', payload: { background } }, meta);
+      return { run, noRetry: askedNoRetry(outcome) };
     }
     if (t.kind === 'hook') {
       const args = hookArguments(t.instant, t.timezone);
@@ -141,6 +150,8 @@ export function createRuns(deps: RunsDeps) {
           return settled(ofPlugin(trigger, { ...base, kind: 'event', idempotencyKey: trigger.idempotencyKey ?? null, target: trigger.event }), runId);
         case 'smi':
           return settled(ofPlugin(trigger, { ...base, kind: 'smi', target: trigger.name }), runId);
+        case 'background':
+          return settled(ofPlugin(trigger, { ...base, kind: 'background', idempotencyKey: trigger.idempotencyKey, target: trigger.spec.http ? `${trigger.spec.http.method} ${trigger.spec.http.url.slice(0, 200)} → ${trigger.spec.name}` : trigger.spec.name }), runId);
       }
     },
     whenDone: executor.whenDone,

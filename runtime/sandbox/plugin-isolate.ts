@@ -63,6 +63,7 @@ interface Invocation {
   done: Promise<InvocationOutcome>;
 }
 
+const objectOf = (v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? v : {});
 const TEXT_FILE = /\.(js|cjs|json)$/;
 const LEVELS = new Set(['log', 'info', 'warn', 'error', 'debug']);
 
@@ -383,6 +384,8 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       const haplo = plugin.manifest.haplo ? {
         pluginName: plugin.manifest.haplo.pluginName, load: plugin.manifest.haplo.load, privileges: plugin.manifest.haplo.privileges, libraries: haploLibraries(),
         application: { name: plugin.workspace?.name ?? plugin.workspaceId, hostname: plugin.workspace?.domain ?? `${plugin.workspaceId}.plughost.local` },
+        // O.application.config and O.keychain: the installation's iparams `config` and `keychain` (objects).
+        config: objectOf(plugin.iparams.config), keychain: objectOf(plugin.iparams.keychain),
       } : undefined;
       const outcome = await start('init', { files, main: plugin.manifest.main, context, budgets, haplo }, timeoutMs).done;
       if (outcome.status !== 'succeeded') {

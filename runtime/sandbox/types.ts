@@ -82,8 +82,9 @@ export interface LoadInfo { hooks: string[]; services: string[] }
 
 /** A Haplo service call arriving from plugin code (`O.service`), or made by the host. */
 export interface ServiceRequest {
-  /** `db`: a P.db call (runtime/haplo/plugin-db.ts); `background`: O.background.run. */
-  t: 'plan' | 'call' | 'db' | 'background';
+  /** `db`: a P.db call (runtime/haplo/plugin-db.ts); `background`: O.background.run or an O.httpClient request; `audit`: O.audit.write. */
+  t: 'plan' | 'call' | 'db' | 'background' | 'audit';
+  entry?: unknown;
   name: string;
   /** Installations already waiting on this chain of synchronous calls. */
   chain: string[];

@@ -11,6 +11,8 @@ export function createFire(runs: Runs): Fire {
     else if (s.kind === 'plugin') {
       const spec = s.spec as { name: string; data: unknown };
       trigger = { kind: 'event', workspaceId: s.workspaceId, installationId: s.installationId!, name: spec.name, data: spec.data, timestamp: o.dueAt, idempotencyKey: o.idempotencyKey };
+    } else if (s.kind === 'background') {
+      trigger = { kind: 'background', workspaceId: s.workspaceId, installationId: s.installationId!, spec: s.spec as never, idempotencyKey: o.idempotencyKey };
     } else {
       trigger = { kind: 'hook', workspaceId: s.workspaceId, installationId: s.installationId!, hook: s.name!, instant: o.dueAt, timezone: (s.recurrence as { timezone: string }).timezone, idempotencyKey: o.idempotencyKey };
     }

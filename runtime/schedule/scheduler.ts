@@ -304,5 +304,5 @@ function singleFlight(fn: () => Promise<void>) {
   };
 }
 
-/** A Freshworks `$schedule` without `repeat`: it fires once. */
-const isOneTimePlugin = (s: Schedule) => s.kind === 'plugin' && s.recurrence.type === 'interval' && s.recurrence.everyMs === undefined;
+/** A Freshworks `$schedule` without `repeat`, or a Haplo background job: it fires once. */
+const isOneTimePlugin = (s: Schedule) => (s.kind === 'plugin' || s.kind === 'background') && s.recurrence.type === 'interval' && s.recurrence.everyMs === undefined;

@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import { PlughostError } from '../errors.ts';
 import type { Page, PageRequest } from './page.ts';
 
-export type RunKind = 'route' | 'webhook' | 'event' | 'smi' | 'hook' | 'service' | 'send';
+export type RunKind = 'route' | 'webhook' | 'event' | 'smi' | 'hook' | 'service' | 'send' | 'background';
 export type RunTrigger = 'http' | 'schedule' | 'manual' | 'retry' | 'catch-up';
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'timed-out';
 

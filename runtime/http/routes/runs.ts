@@ -4,7 +4,7 @@ import { parsePage } from '../../store/page.ts';
 import type { ApiDeps, ApiRouter } from '../api-context.ts';
 import { workspaceAccess } from '../api-context.ts';
 
-const KINDS = ['route', 'webhook', 'event', 'smi', 'hook', 'service', 'send'];
+const KINDS = ['route', 'webhook', 'event', 'smi', 'hook', 'service', 'send', 'background'];
 const STATUSES = ['running', 'succeeded', 'failed', 'timed-out'];
 
 function filterValue(value: unknown, name: string, allowed?: string[]): string | undefined {

@@ -172,6 +172,9 @@ function dispatch(id, kind, payloadJson, offset, endedIds) {
     } finally {
       current = outer;
     }
+  } else if (kind === 'hook' && payload.background) {
+    // A Haplo background job: O.background.run's callback, or an O.httpClient response's.
+    runSettling(id, () => runBackground(payload.background));
   } else if (kind === 'hook') {
     runSettling(id, () => runHook(payload.hook, payload.response, payload.args));
   } else {

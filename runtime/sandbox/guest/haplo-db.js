@@ -22,14 +22,7 @@ function dbError(message) {
 
 /** One synchronous P.db call to the host, within the run's message budget. */
 function dbCall(request) {
-  const r = runOf(current);
-  if (r === CLOSED) throw toError({ code: 'CANCELLED', message: 'P.db can only be used while the plugin is running' });
-  if (r.messages >= budgets.guestMessages) {
-    noteOnce(current, r, 'guestMessages');
-    throw toError(limitPayload('guestMessages', 'this run has sent the host ' + budgets.guestMessages + ' messages, its limit (guestMessages); P.db calls count as messages'));
-  }
-  r.messages++;
-  return hostSync({ ...request, t: 'db' });
+  return countedSync({ ...request, t: 'db' });
 }
 
 /** What a field's value is in the store: dates as epoch ms, links and users as ids. */

@@ -57,12 +57,25 @@ function withUnsupported(base, name) {
   });
 }
 
+/** P.backgroundCallback and P.callback functions, by their short name (the plugin's name is the prefix). */
+const backgroundTable = new MapCtor();
+const callbackTable = new MapCtor();
+
 /** P.respond handlers: `{methods, path, args, handler}`, matched by the longest path. */
 const respondTable = [];
 
 const P = withUnsupported({
   hook(name, fn) { register(hookTable, name, fn, 'P.hook'); },
   implementService(name, fn) { register(serviceTable, name, fn, 'P.implementService'); },
+  backgroundCallback(name, fn) {
+    if (typeof name !== 'string' || typeof fn !== 'function') throw new TypeError('P.backgroundCallback(name, function) takes a name and a function');
+    MapSet(backgroundTable, name, fn);
+  },
+  callback(name, fn) {
+    if (typeof name !== 'string' || typeof fn !== 'function') throw new TypeError('P.callback(name, function) takes a name and a function');
+    MapSet(callbackTable, name, fn);
+    return ObjectFreeze({ $callbackName: name });
+  },
   respond(methods, path, args, handler) {
     if (typeof methods !== 'string' || typeof path !== 'string' || !ArrayIsArray(args) || typeof handler !== 'function') {
       throw new TypeError('P.respond(methods, path, argumentDeclarations, handler) takes "GET,POST", "/do/…", an array and a function');
@@ -148,12 +161,40 @@ function serviceCall(name, args, required) {
 }
 
 let application;
+let pluginName = null;
+const keychain = ObjectCreate(null);
+/** P.onLoad runs once, at the start of the first run after the plugin loaded (it may call services). */
+let onLoadPending = false;
+function haploOnLoad() {
+  if (!onLoadPending) return;
+  onLoadPending = false;
+  // `in`, not a read: an unset P.onLoad reads as an unsupported-API stand-in.
+  if ('onLoad' in P && typeof P.onLoad === 'function') P.onLoad();
+}
 globalThis.O = withUnsupported(ObjectFreeze({
   get application() { return application === undefined ? unsupported('O.application') : application; },
   service: (name, ...args) => serviceCall(name, args, true),
   serviceMaybe: (name, ...args) => serviceCall(name, args, false),
   serviceImplemented: (name) => hostSync({ t: 'plan', name: StringCtor(name), chain: serviceChain }).targets.length > 0,
   binaryData: (text, options) => new BinaryData(text, options),
+  background: withUnsupported(ObjectFreeze({
+    run(name, data) { countedSync({ t: 'background', name: StringCtor(name), data: data === undefined ? null : encodeValue(data) }); },
+  }), 'O.background'),
+  httpClient: (url) => haploHttpClient(url),
+  keychain: withUnsupported(ObjectFreeze({
+    credential(name) {
+      const c = keychain[StringCtor(name)];
+      if (c === undefined) throw new ErrorCtor('No credential named "' + StringCtor(name) + '" in the keychain (the installation\'s iparams.keychain)');
+      return c;
+    },
+    query(kind) { return ObjectKeys(keychain).filter((n) => kind === undefined || keychain[n].kind === kind).map((n) => keychain[n]); },
+  }), 'O.keychain'),
+  audit: withUnsupported(ObjectFreeze({
+    write(entry) {
+      if (entry === null || typeof entry !== 'object' || typeof entry.auditEntryType !== 'string') throw new TypeError('O.audit.write({auditEntryType: "plugin:type", data}) takes an entry with an auditEntryType');
+      countedSync({ t: 'audit', entry: encodeValue(entry) });
+    },
+  }), 'O.audit'),
 }), 'O');
 
 /**
@@ -165,8 +206,14 @@ function loadHaplo(haplo) {
   // O.application: the workspace, as Haplo describes its application.
   application = withUnsupported(ObjectFreeze({
     name: haplo.application.name, hostname: haplo.application.hostname, url: 'https://' + haplo.application.hostname,
-    config: ObjectFreeze({}),
+    config: ObjectFreeze({ ...haplo.config }),
   }), 'O.application');
+  pluginName = haplo.pluginName;
+  for (const name of ObjectKeys(haplo.keychain)) {
+    const c = haplo.keychain[name] || {};
+    keychain[name] = ObjectFreeze({ name, kind: StringCtor(c.kind || 'Generic'), instanceKind: StringCtor(c.instanceKind || c.kind || 'Generic'),
+      account: ObjectFreeze({ ...(c.account || {}) }), secret: ObjectFreeze({ ...(c.secret || {}) }) });
+  }
   for (const name of ObjectKeys(haplo.libraries)) indirectEval(haplo.libraries[name] + '\n//# sourceURL=plughost:///lib/' + name + '.js');
   globalThis[haplo.pluginName] = P;
   // P.db: the plugin's tables, for a plugin that declares pDatabase (the host checks it too).
@@ -181,6 +228,7 @@ function loadHaplo(haplo) {
     }
     fn.call(globalThis, P, globalThis.O, globalThis._, globalThis.XDate);
   }
+  onLoadPending = true;
 }
 
 function hookNames() {
@@ -193,6 +241,7 @@ function serviceNames() {
 
 /** Calls every function registered for `name`, in order; Haplo's hook arguments follow `response`. */
 function runHook(name, response, args) {
+  haploOnLoad();
   const fns = hookTable.get(name) || [];
   let chain = PromiseCtor.resolve();
   for (const fn of fns) chain = chain.then(() => fn.call(P, response, ...args));
@@ -205,6 +254,7 @@ function runService(payload) {
   const saved = serviceChain;
   serviceChain = payload.chain;
   try {
+    haploOnLoad();
     const value = callLocal(payload.name, decodeValue(payload.args, effects));
     return jsonStringify({ ok: true, value: encodeValue(value), effects });
   } catch (err) {
@@ -253,6 +303,7 @@ const RESPOND_TYPES = ObjectFreeze({ json: 'application/json; charset=utf-8', te
 
 /** Runs the P.respond handler for `request` ({method, path, parameters, headers, body}); answers through `response`. */
 function runRespond(request, response) {
+  haploOnLoad();
   let best;
   for (const entry of respondTable) {
     if (request.path !== entry.path && !request.path.startsWith(entry.path + '/')) continue;
@@ -286,4 +337,80 @@ function runRespond(request, response) {
   if (result && typeof result.then === 'function') return result.then(send);
   send();
   return undefined;
+}
+
+// ---- Synchronous host calls of Haplo APIs (P.db, O.background, O.httpClient, O.audit).
+
+/** One synchronous call to the host within the run's message budget (each counts as a message). */
+function countedSync(request) {
+  const r = runOf(current);
+  if (r === CLOSED) throw toError({ code: 'CANCELLED', message: 'this Haplo API can only be used while the plugin is running' });
+  if (r.messages >= budgets.guestMessages) {
+    noteOnce(current, r, 'guestMessages');
+    throw toError(limitPayload('guestMessages', 'this run has sent the host ' + budgets.guestMessages + ' messages, its limit (guestMessages); P.db, O.background, O.httpClient and O.audit calls count as messages'));
+  }
+  r.messages++;
+  return hostSync(request);
+}
+
+/**
+ * O.httpClient(url): Haplo's request builder. `request(callback, data)` queues the request on
+ * the host's durable ledger; the host makes it and runs the P.callback with
+ * `(data, client, response)` in a background run of its own.
+ */
+function haploHttpClient(url) {
+  const req = { url: url === undefined || url === null ? null : StringCtor(url), method: 'GET', headers: {}, body: undefined, params: [] };
+  const client = {
+    url(u) { req.url = StringCtor(u); return client; },
+    method(m) { req.method = StringCtor(m).toUpperCase(); return client; },
+    header(name, value) { req.headers[StringCtor(name)] = StringCtor(value); return client; },
+    body(contentType, body) { req.headers['Content-Type'] = StringCtor(contentType); req.body = StringCtor(body); return client; },
+    bodyParameter(name, value) { req.params.push(encodeURIComponent(StringCtor(name)) + '=' + encodeURIComponent(StringCtor(value))); return client; },
+    retryDelay() { return client; },
+    useCredentialsFromKeychain(name) {
+      const c = globalThis.O.keychain.credential(name);
+      if (c.account.username !== undefined) req.headers.Authorization = 'Basic ' + btoa(StringCtor(c.account.username) + ':' + StringCtor(c.secret.password === undefined ? '' : c.secret.password));
+      else if (c.secret.token !== undefined || c.secret.bearer !== undefined) req.headers.Authorization = 'Bearer ' + StringCtor(c.secret.token === undefined ? c.secret.bearer : c.secret.token);
+      else throw new ErrorCtor('credential "' + StringCtor(name) + '" has no account.username (HTTP Basic) or secret.token (Bearer)');
+      return client;
+    },
+    request(callback, data) {
+      if (callback === null || typeof callback !== 'object' || typeof callback.$callbackName !== 'string') {
+        throw new TypeError('request() must be called with a callback object obtained from P.callback()');
+      }
+      if (req.url === null) throw new TypeError('O.httpClient: give the URL (O.httpClient(url) or .url(url)) before request()');
+      let target = req.url;
+      let body = req.body;
+      const headers = { ...req.headers };
+      if (req.params.length > 0) {
+        if (req.method === 'GET' || req.method === 'HEAD') target += (target.includes('?') ? '&' : '?') + req.params.join('&');
+        else if (body === undefined) { body = req.params.join('&'); headers['Content-Type'] = 'application/x-www-form-urlencoded'; }
+      }
+      countedSync({ t: 'background', callback: pluginName + ':' + callback.$callbackName, data: data === undefined ? null : encodeValue(data),
+        http: { url: target, method: req.method, headers, ...(body === undefined ? {} : { body }) } });
+    },
+    get $requestSettings() { return { url: req.url, method: req.method }; },
+  };
+  return client;
+}
+
+/** Host → guest: a background run, `P.backgroundCallback(name)(data)`, or `P.callback(name)(data, client, response)`. */
+function runBackground(job) {
+  haploOnLoad();
+  const short = job.name.slice(job.name.indexOf(':') + 1);
+  if (job.response === undefined) {
+    const fn = MapGet(backgroundTable, short);
+    if (fn === undefined) throw new ErrorCtor('no P.backgroundCallback("' + short + '") in this plugin for O.background.run("' + job.name + '")');
+    return fn.call(P, job.data);
+  }
+  const fn = MapGet(callbackTable, short);
+  if (fn === undefined) throw new ErrorCtor('no P.callback("' + short + '") in this plugin for the response of ' + job.http.method + ' ' + job.http.url);
+  const res = job.response;
+  const body = new BinaryData(res.bodyText, { mimeType: res.mimeType, filename: 'response' });
+  const response = ObjectFreeze({
+    successful: res.successful, status: res.status, type: res.type, errorMessage: res.errorMessage, headers: ObjectFreeze({ ...res.headers }),
+    charset: 'utf-8', body, bodyAsString: () => res.bodyText,
+  });
+  const client = ObjectFreeze({ $requestSettings: ObjectFreeze({ url: job.http.url, method: job.http.method }) });
+  return fn.call(P, job.data, client, response);
 }

@@ -6,7 +6,7 @@ import { pageContext, sendPage, workspaceOf, type UiDeps, type UiRouter } from '
 import { html, path, query } from '../html.ts';
 import { badge, errorBox, page, zoned } from '../layout.ts';
 
-const KINDS = ['route', 'webhook', 'event', 'hook', 'service', 'send'];
+const KINDS = ['route', 'webhook', 'event', 'smi', 'hook', 'background', 'service', 'send'];
 const STATUSES = ['running', 'succeeded', 'failed', 'timed-out'];
 
 function filter(value: unknown, name: string, allowed?: string[]): string | undefined {
