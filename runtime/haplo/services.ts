@@ -33,9 +33,15 @@ export function createServiceRegistry(deps: { store: Store; installations: Insta
     return p;
   };
 
-  /** Installation ids implementing `name` in a workspace, in install order. */
-  const targets = async (workspaceId: string, name: string): Promise<string[]> =>
-    builtins.has(name) ? [BUILTIN] : (await implementersOf(workspaceId)).filter((i) => i.services.has(name)).map((i) => i.id);
+  /**
+   * Installation ids implementing `name` in a workspace, in install order, then the host when it
+   * implements it too: a plugin that implements a host service (a Haplo-format integration-messages
+   * plugin's own `haplo:integration-message:add`) answers first, the host's is the fallback.
+   */
+  const targets = async (workspaceId: string, name: string): Promise<string[]> => {
+    const plugins = (await implementersOf(workspaceId)).filter((i) => i.services.has(name)).map((i) => i.id);
+    return builtins.has(name) ? [...plugins, BUILTIN] : plugins;
+  };
 
   const pluginOf = async (workspaceId: string, id: string): Promise<SandboxPlugin> => {
     const inst = await store.installations.byId(id);

@@ -40,6 +40,9 @@ P.respond("GET", "/do/example-digest/summary", [
     E.response.kind = 'json';
     E.response.body = {name: name, limit: limit === undefined ? null : limit, method: E.request.method, extra: E.request.extraPathElements};
 });
+P.respond("GET", "/do/example-digest/export", [], function(E) {
+    E.response.body = O.binaryData(JSON.stringify({lines: 2}), {mimeType: "application/json", filename: "export.json"});
+});
 P.respond("GET,POST", "/do/example-digest/items", [
     {parameter:"kind", as:"string", validate: function (k) { return k === "daily" || k === "weekly"; }},
     {body:"body", as:"json", optional:true}
@@ -158,6 +161,10 @@ test('P.respond under /workspaces/:ws/do: path elements, typed parameters, JSON 
   assert.equal(moved.status, 302);
   assert.equal(moved.headers.get('location'), '/do/example-digest/summary/weekly');
   assert.match(await (await get('/do/example-digest/items?kind=hourly')).text(), /parameter kind is not valid/);
+  // A BinaryData body goes out as it is, with its MIME type (Haplo's poll API answers so).
+  const exported = await get('/do/example-digest/export');
+  assert.match(exported.headers.get('content-type')!, /^application\/json/);
+  assert.equal(await exported.text(), '{"lines":2}');
   assert.equal((await get('/do/example-digest/nothing-here')).status, 404);
   assert.equal((await get('/do/example-digest/summary/x', { method: 'DELETE' })).status, 405);
   // Outside every declared root, and without a token of the workspace.

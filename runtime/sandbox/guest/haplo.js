@@ -329,6 +329,11 @@ function runRespond(request, response) {
     response: out,
   }, 'E');
   const send = () => {
+    // A BinaryData body (O.binaryData(…)) goes out as it is, with its own MIME type.
+    if (out.body instanceof BinaryData) {
+      response.status(out.statusCode).set(out.headers).type(out.body.mimeType).send(out.body.text);
+      return;
+    }
     const type = RESPOND_TYPES[out.kind] || StringCtor(out.kind);
     const body = typeof out.body === 'string' ? out.body : out.kind === 'json' ? jsonStringify(out.body) : StringCtor(out.body === undefined || out.body === null ? '' : out.body);
     response.status(out.statusCode).set(out.headers).type(type).send(body);
