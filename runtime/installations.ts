@@ -1,6 +1,7 @@
 // Installing plugins into workspaces: install, change (version, iparams, active), uninstall,
 // and turning an installation into what the sandbox runs. Secure iparams are sealed before
 // they are stored and never leave this module except into the plugin's own isolate.
+import { createHash } from 'node:crypto';
 import type { HostEvents } from './events.ts';
 import { PlughostError } from './errors.ts';
 import { newId } from './ids.ts';
@@ -52,10 +53,12 @@ export function createInstallations(deps: InstallationsDeps) {
     const secure = inst.secureIparams ? (secrets.open(inst.secureIparams) as Record<string, unknown>) : {};
     // Only Haplo-format code reads the workspace (O.application): others skip the lookup.
     const ws = manifest.haplo ? await store.workspaces.get(inst.workspaceId) : undefined;
+    const workspace = ws ? { name: ws.name, domain: ws.domain, config: ws.config } : undefined;
     return {
-      ...(ws ? { workspace: { name: ws.name, domain: ws.domain } } : {}),
+      ...(workspace ? { workspace } : {}),
       installationId: inst.id, workspaceId: inst.workspaceId, namespace: inst.namespace,
-      revision: `${inst.pluginVersion}:${inst.updatedAt}`, manifest,
+      // What the isolate was built from: a new version, new settings, or (Haplo) a changed O.application.
+      revision: `${inst.pluginVersion}:${inst.updatedAt}${workspace ? `:${createHash('sha256').update(JSON.stringify(workspace)).digest('hex').slice(0, 16)}` : ''}`, manifest,
       files: await filesOf(inst.pluginName, inst.pluginVersion), iparams: { ...inst.iparams, ...secure },
     };
   };
@@ -170,6 +173,12 @@ export function createInstallations(deps: InstallationsDeps) {
       await store.pluginTables.dropAll(id); // its P.db tables (the rest of its data goes with its row)
       await store.installations.delete(workspaceId, id);
       changed(inst, 'uninstalled');
+    },
+
+    /** The workspace changed (its name, domain or config data, which Haplo code reads): its installations are looked up afresh. */
+    forgetWorkspace(workspaceId: string) {
+      for (const key of routes.keys()) if (key.startsWith(`${workspaceId}/`)) routes.delete(key);
+      responders.delete(`${workspaceId}//respond`);
     },
 
     async list(workspaceId: string, page: PageRequest) {

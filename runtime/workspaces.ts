@@ -25,10 +25,16 @@ export const workspaceInput = z.object({
   ...product,
 }).strict();
 
+/** Haplo's config data: names as Haplo plugins write them (`plugin_name:setting`), JSON values, at most 64 KiB in all. */
+const CONFIG_MAX_BYTES = 64 * 1024;
+const config = z.record(z.string().min(1).max(200), z.unknown())
+  .refine((c) => Buffer.byteLength(JSON.stringify(c)) <= CONFIG_MAX_BYTES, `must be at most ${CONFIG_MAX_BYTES} bytes of JSON`);
+
 // The zone is fixed at creation: schedules and hooks were planned in it.
 export const workspaceChange = z.object({
   name: z.string().trim().min(1).max(200).optional(),
   ...product,
+  config: config.optional(),
 }).strict();
 
 export function createWorkspaces(store: Store, now: () => number) {

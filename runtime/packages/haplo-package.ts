@@ -44,7 +44,7 @@ export function haploManifest(raw: Json, files: PackageFiles, identity: PackageI
     // Haplo's pHTTPClient lets a plugin call any host; the host's egress policy (no private
     // addresses unless --egress-allow, --egress-map) still applies to every request.
     const permissions = { ...manifest.permissions, hosts: privileges.includes('pHTTPClient') ? ['*'] : [] };
-    // Installation settings are Haplo's config data and keychain: `iparams.config`, `iparams.keychain` (write-only).
+    // An installation's keychain is its `iparams.keychain` (write-only, like every undeclared iparam).
     return { ...manifest, permissions, openIparams: true, haplo: { pluginName: String(raw.pluginName), load: load as string[], respond: respond as string[], privileges, depend: strings(raw.depend) } };
   } catch (err) {
     if (err instanceof PlughostError && err.code === 'INVALID_MANIFEST') {

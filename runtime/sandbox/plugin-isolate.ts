@@ -384,8 +384,8 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       const haplo = plugin.manifest.haplo ? {
         pluginName: plugin.manifest.haplo.pluginName, load: plugin.manifest.haplo.load, privileges: plugin.manifest.haplo.privileges, libraries: haploLibraries(),
         application: { name: plugin.workspace?.name ?? plugin.workspaceId, hostname: plugin.workspace?.domain ?? `${plugin.workspaceId}.plughost.local` },
-        // O.application.config and O.keychain: the installation's iparams `config` and `keychain` (objects).
-        config: objectOf(plugin.iparams.config), keychain: objectOf(plugin.iparams.keychain),
+        // O.application.config: the workspace's config data; O.keychain: the installation's iparams.keychain.
+        config: plugin.workspace?.config ?? {}, keychain: objectOf(plugin.iparams.keychain),
       } : undefined;
       const outcome = await start('init', { files, main: plugin.manifest.main, context, budgets, haplo }, timeoutMs).done;
       if (outcome.status !== 'succeeded') {

@@ -16,8 +16,8 @@ export interface SandboxPlugin {
   files: PackageFiles;
   /** All installation parameters, secure ones decrypted (handed to event handlers). */
   iparams: Record<string, unknown>;
-  /** The workspace as Haplo's `O.application` describes it (name, and the product domain when set). */
-  workspace?: { name: string; domain: string | null };
+  /** The workspace as Haplo's `O.application` describes it (name, the product domain when set, config data). */
+  workspace?: { name: string; domain: string | null; config: Record<string, unknown> };
 }
 
 export type InvocationKind = 'init' | 'route' | 'event' | 'hook';

@@ -28,7 +28,7 @@ test('a workspace is created with a given id, and read back', async () => {
 
   const one = await h.api('GET', '/api/v1/workspaces/Acme_HQ-1');
   assert.equal(one.status, 200);
-  assert.deepEqual(one.body, { id: 'Acme_HQ-1', name: 'Acme HQ', timezone: 'Europe/Rome', domain: null, region: null, createdAt: res.body.createdAt });
+  assert.deepEqual(one.body, { id: 'Acme_HQ-1', name: 'Acme HQ', timezone: 'Europe/Rome', domain: null, region: null, config: {}, createdAt: res.body.createdAt });
 
   // The longest id allowed, and the timezone defaulting to UTC.
   const long = 'x'.repeat(64);
@@ -123,7 +123,7 @@ test('the list pages with limit and cursor: every workspace seen exactly once', 
     assert.equal(page.status, 200, JSON.stringify(page.body));
     assert.ok(page.body.data.length >= 1 && page.body.data.length <= 2, JSON.stringify(page.body));
     for (const w of page.body.data) {
-      assert.deepEqual(Object.keys(w).sort(), ['createdAt', 'domain', 'id', 'name', 'region', 'timezone']);
+      assert.deepEqual(Object.keys(w).sort(), ['config', 'createdAt', 'domain', 'id', 'name', 'region', 'timezone']);
       seen.push(w.id);
     }
     cursor = page.body.nextCursor;

@@ -30,7 +30,7 @@ P.respond("POST", "/do/example-sync/start", [
     O.background.run("example_sync:apply", {label: label});
     O.audit.write({auditEntryType: "example_sync:start", data: {label: label}});
     E.response.kind = 'json';
-    E.response.body = {queued: true, loads: loads};
+    E.response.body = {queued: true, loads: loads, mode: O.application.config.example_sync_mode};
 });
 
 P.backgroundCallback("apply", function(data) {
@@ -110,11 +110,12 @@ before(async () => {
   await h.host.start();
   await h.api('POST', '/api/v1/workspaces', { id: 'bg', name: 'Background', timezone: 'UTC' });
   token = (await h.api('POST', '/api/v1/workspaces/bg/tokens', {})).body.token;
+  // Haplo's config data is the workspace's.
+  assert.equal((await h.api('PATCH', '/api/v1/workspaces/bg', { config: { example_sync_mode: 'nightly' } })).status, 200);
   assert.equal((await h.publish(sync)).status, 201);
   const inst = await h.api('POST', '/api/v1/workspaces/bg/installations', {
     plugin: 'example_sync',
     iparams: {
-      config: { example_sync_mode: 'nightly' },
       keychain: { 'Example reporting': { kind: 'HTTP', instanceKind: 'Basic', account: { username: 'reporter' }, secret: { password: 's3cret' } } },
     },
   });
@@ -130,7 +131,7 @@ after(async () => {
 test('O.background.run queues a durable job: its P.backgroundCallback runs as a background run; P.onLoad ran first; O.audit.write is in the audit log', async () => {
   const r = await post('/do/example-sync/start?label=steady');
   assert.equal(r.status, 200);
-  assert.deepEqual(await r.json(), { queued: true, loads: 1 });
+  assert.deepEqual(await r.json(), { queued: true, loads: 1, mode: 'nightly' });
   // Queued, not run yet: a schedule of kind background, due now.
   await settle(1);
   const runs = await backgroundRuns();
@@ -177,6 +178,16 @@ test('a failing background callback is retried by the ledger until it succeeds; 
   assert.match(log, /reported flaky false 503 down via POST/);
   assert.match(log, /error HTTP status 503/);
   assert.equal(stub.requests.length, 2);
+});
+
+test("O.application.config is the workspace's config data: a change is seen by the next run (a fresh isolate, P.onLoad again)", async () => {
+  const bad = await h.api('PATCH', '/api/v1/workspaces/bg', { config: ['not', 'an', 'object'] });
+  assert.equal(bad.status, 400);
+  const changed = await h.api('PATCH', '/api/v1/workspaces/bg', { config: { example_sync_mode: 'hourly' } });
+  assert.deepEqual(changed.body.config, { example_sync_mode: 'hourly' });
+  const r = await post('/do/example-sync/start?label=later');
+  assert.deepEqual(await r.json(), { queued: true, loads: 1, mode: 'hourly' });
+  await settle(2);
 });
 
 test('misuse fails naming what is wrong', async () => {

@@ -6,7 +6,7 @@ import type { ApiDeps, ApiRouter } from '../api-context.ts';
 import { workspaceAccess } from '../api-context.ts';
 import { jsonBody, validate } from '../body.ts';
 
-const view = (ws: Workspace) => ({ id: ws.id, name: ws.name, timezone: ws.timezone, domain: ws.domain, region: ws.region, createdAt: new Date(ws.createdAt).toISOString() });
+const view = (ws: Workspace) => ({ id: ws.id, name: ws.name, timezone: ws.timezone, domain: ws.domain, region: ws.region, config: ws.config, createdAt: new Date(ws.createdAt).toISOString() });
 
 export function workspaceRoutes(router: ApiRouter, deps: ApiDeps) {
   const { auth, store, workspaces, options } = deps;
@@ -24,11 +24,12 @@ export function workspaceRoutes(router: ApiRouter, deps: ApiDeps) {
   router.get('/workspaces/:ws', workspaceAccess(auth), async (ctx) => {
     ctx.body = view(await store.workspaces.require(ctx.params.ws!));
   });
-  // The name and what the host product says of the account (domain, region); null clears one.
+  // The name, what the host product says of the account (domain, region; null clears one) and the config data (replaced whole).
   router.patch('/workspaces/:ws', workspaceAccess(auth), async (ctx) => {
     const input = validate(workspaceChange, await jsonBody(ctx, options.http.maxBodyBytes));
     await store.workspaces.require(ctx.params.ws!);
     ctx.body = view(await store.workspaces.update(ctx.params.ws!, input));
+    deps.installations.forgetWorkspace(ctx.params.ws!);
   });
   router.post('/workspaces/:ws/tokens', async (ctx) => {
     auth.checkOperator(ctx.state.principal);

@@ -12,6 +12,7 @@ import * as m008 from './008_kv_ttl.ts';
 import * as m009 from './009_installation_load_error.ts';
 import * as m010 from './010_plugin_tables.ts';
 import * as m011 from './011_api_keys.ts';
+import * as m012 from './012_workspace_config.ts';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_core': m001,
@@ -25,6 +26,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '009_installation_load_error': m009,
   '010_plugin_tables': m010,
   '011_api_keys': m011,
+  '012_workspace_config': m012,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
