@@ -40,6 +40,14 @@ P.respond("GET", "/do/example-digest/summary", [
     E.response.kind = 'json';
     E.response.body = {name: name, limit: limit === undefined ? null : limit, method: E.request.method, extra: E.request.extraPathElements};
 });
+P.respond("GET", "/do/example-digest/stop", [], function(E) {
+    if(O.application.config.example_digest_enabled !== true) { O.stop("Digests are not enabled here"); }
+    E.response.body = "enabled";
+});
+P.respond("GET", "/do/example-digest/admin", [], function(E) {
+    var admins = Group.Administrators;   // a schema constant: fine to name
+    E.response.body = String(admins);    // …but using it needs the object store
+});
 P.respond("GET", "/do/example-digest/export", [], function(E) {
     E.response.body = O.binaryData(JSON.stringify({lines: 2}), {mimeType: "application/json", filename: "export.json"});
 });
@@ -161,6 +169,13 @@ test('P.respond under /workspaces/:ws/do: path elements, typed parameters, JSON 
   assert.equal(moved.status, 302);
   assert.equal(moved.headers.get('location'), '/do/example-digest/summary/weekly');
   assert.match(await (await get('/do/example-digest/items?kind=hourly')).text(), /parameter kind is not valid/);
+  // O.stop ends the request with its message; schema globals like Group fail naming themselves.
+  const stop = await get('/do/example-digest/stop');
+  assert.equal(stop.status, 400);
+  assert.equal(await stop.text(), 'Digests are not enabled here');
+  const admin = await get('/do/example-digest/admin');
+  assert.equal(admin.status, 500);
+  assert.match(await admin.text(), /Group\.Administrators is not provided by plughost/);
   // A BinaryData body goes out as it is, with its MIME type (Haplo's poll API answers so).
   const exported = await get('/do/example-digest/export');
   assert.match(exported.headers.get('content-type')!, /^application\/json/);

@@ -161,6 +161,9 @@ function serviceCall(name, args, required) {
 }
 
 let application;
+const SCHEMA_GLOBALS = ['SCHEMA', 'TYPE', 'ATTR', 'ALIASED_ATTR', 'QUAL', 'LABEL', 'Label', 'GROUP', 'Group'];
+/** O.stop(message): ends the request with the message (a P.respond answers 400 with it; any other run fails with it). */
+class HaploStop extends ErrorCtor {}
 let pluginName = null;
 const keychain = ObjectCreate(null);
 /** P.onLoad runs once, at the start of the first run after the plugin loaded (it may call services). */
@@ -177,6 +180,12 @@ globalThis.O = withUnsupported(ObjectFreeze({
   serviceMaybe: (name, ...args) => serviceCall(name, args, false),
   serviceImplemented: (name) => hostSync({ t: 'plan', name: StringCtor(name), chain: serviceChain }).targets.length > 0,
   binaryData: (text, options) => new BinaryData(text, options),
+  stop(message, title) {
+    const err = new HaploStop(StringCtor(message === undefined ? 'Stopped' : message));
+    err.code = 'HAPLO_STOP';
+    err.title = title === undefined ? undefined : StringCtor(title);
+    throw err;
+  },
   background: withUnsupported(ObjectFreeze({
     run(name, data) { countedSync({ t: 'background', name: StringCtor(name), data: data === undefined ? null : encodeValue(data) }); },
   }), 'O.background'),
@@ -214,6 +223,8 @@ function loadHaplo(haplo) {
     keychain[name] = ObjectFreeze({ name, kind: StringCtor(c.kind || 'Generic'), instanceKind: StringCtor(c.instanceKind || c.kind || 'Generic'),
       account: ObjectFreeze({ ...(c.account || {}) }), secret: ObjectFreeze({ ...(c.secret || {}) }) });
   }
+  // Haplo's schema globals need its object store: using one fails naming it, not "Group is not defined".
+  for (const name of SCHEMA_GLOBALS) if (!(name in globalThis)) globalThis[name] = unsupported(name);
   for (const name of ObjectKeys(haplo.libraries)) indirectEval(haplo.libraries[name] + '\n//# sourceURL=plughost:///lib/' + name + '.js');
   globalThis[haplo.pluginName] = P;
   // P.db: the plugin's tables, for a plugin that declares pDatabase (the host checks it too).
@@ -338,8 +349,18 @@ function runRespond(request, response) {
     const body = typeof out.body === 'string' ? out.body : out.kind === 'json' ? jsonStringify(out.body) : StringCtor(out.body === undefined || out.body === null ? '' : out.body);
     response.status(out.statusCode).set(out.headers).type(type).send(body);
   };
-  const result = best.handler.apply(P, [E, ...args]);
-  if (result && typeof result.then === 'function') return result.then(send);
+  const stopped = (err) => {
+    if (!(err instanceof HaploStop)) throw err;
+    response.status(400).type('text/plain; charset=utf-8').send((err.title ? err.title + ': ' : '') + err.message);
+  };
+  let result;
+  try {
+    result = best.handler.apply(P, [E, ...args]);
+  } catch (err) {
+    stopped(err);
+    return undefined;
+  }
+  if (result && typeof result.then === 'function') return result.then(send, stopped);
   send();
   return undefined;
 }
