@@ -116,6 +116,11 @@ const egressMap = z.string().transform((s, ctx) => {
 
 const rawOptions = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(defaults.port),
+  /** The address to listen on (`127.0.0.1`: this machine only); default every interface. */
+  host: z.string().min(1).max(253).regex(/^[A-Za-z0-9.:_%-]+$/, 'must be an IP address or host name such as 127.0.0.1').optional(),
+  maxIsolates: z.coerce.number().int().min(1).max(100_000).default(defaults.sandbox.maxIsolates),
+  spareIsolates: z.coerce.number().int().min(0).max(100).default(defaults.sandbox.spareIsolates),
+  schedulerConcurrency: z.coerce.number().int().min(1).max(10_000).default(defaults.schedules.concurrency),
   data: z.string().min(1).default(defaults.dataDir),
   databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres://').optional(),
   operatorToken: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -148,6 +153,8 @@ export type RawOptions = z.input<typeof rawOptions>;
 
 export interface HostOptions {
   port: number;
+  /** The address `serve` listens on; undefined: every interface. */
+  host: string | undefined;
   dataDir: string;
   databaseUrl: string | undefined;
   operatorToken: string | undefined;
@@ -171,6 +178,10 @@ export interface HostOptions {
 
 const envNames: Record<keyof RawOptions, string> = {
   port: 'PORT',
+  host: 'PLUGHOST_HOST',
+  maxIsolates: 'PLUGHOST_MAX_ISOLATES',
+  spareIsolates: 'PLUGHOST_SPARE_ISOLATES',
+  schedulerConcurrency: 'PLUGHOST_SCHEDULER_CONCURRENCY',
   data: 'PLUGHOST_DATA',
   databaseUrl: 'DATABASE_URL',
   operatorToken: 'PLUGHOST_OPERATOR_TOKEN',
@@ -206,6 +217,7 @@ export function resolveOptions(
   const o = parsed.data;
   return {
     port: o.port,
+    host: o.host,
     dataDir: path.resolve(o.data),
     databaseUrl: o.databaseUrl,
     operatorToken: o.operatorToken,
@@ -216,11 +228,11 @@ export function resolveOptions(
     publicUrl: o.publicUrl,
     logLevel: o.logLevel,
     drainMs: Math.round(o.drainTimeout * 1000),
-    sandbox: { ...defaults.sandbox, ...overrides.sandbox },
+    sandbox: { ...defaults.sandbox, maxIsolates: o.maxIsolates, spareIsolates: o.spareIsolates, ...overrides.sandbox },
     http: { ...defaults.http, ...overrides.http },
     egress: { ...defaults.egress, ...overrides.egress },
     kv: { ...defaults.kv, ...overrides.kv },
     limits: { ...defaults.limits, ...o.limits, ...overrides.limits },
-    schedules: { ...defaults.schedules, ...overrides.schedules },
+    schedules: { ...defaults.schedules, concurrency: o.schedulerConcurrency, ...overrides.schedules },
   };
 }

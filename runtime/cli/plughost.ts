@@ -1,6 +1,7 @@
 #!/usr/bin/env -S node --no-node-snapshot
 // The `plughost` command line. Each command lives in its own file; this one only wires them.
 import { Command, CommanderError } from 'commander';
+import pkg from '../../package.json' with { type: 'json' };
 import { devCommand } from './dev.ts';
 import { initCommand } from './init.ts';
 import { installCommand } from './install.ts';
@@ -25,6 +26,7 @@ process.on('uncaughtException', lastResort('uncaught exception'));
 
 const program = new Command('plughost')
   .description('Self-hosted plugin host: Zengine services, Freshworks scheduled apps and Haplo integrations in V8 isolates')
+  .version(pkg.version, '-V, --version', 'print the plughost version')
   .showHelpAfterError(false)
   .exitOverride();
 

@@ -11,6 +11,7 @@ export function serveCommand(program: Command): void {
   program.command('serve')
     .description('run the host: HTTP, plugin isolates and the scheduler')
     .option('--port <port>', 'HTTP port (PORT, default 3000)')
+    .option('--host <address>', 'address to listen on, e.g. 127.0.0.1 for this machine only (PLUGHOST_HOST, default every interface)')
     .option('--data <dir>', 'data directory for the SQLite file and the secrets key (PLUGHOST_DATA, default ./data)')
     .option('--database-url <url>', 'postgres://… to use PostgreSQL instead of SQLite (DATABASE_URL)')
     .option('--operator-token <token>', 'operator token to accept (PLUGHOST_OPERATOR_TOKEN; default: generated on first start)')
@@ -19,10 +20,15 @@ export function serveCommand(program: Command): void {
     .option('--public-url <url>', 'the URL third parties reach this host at, for Freshworks target URLs (PLUGHOST_PUBLIC_URL; default: the listen address)')
     .option('--demo', 'seed the demo workspace on an empty store (PLUGHOST_DEMO)')
     .option('--limits <key=value,...>', 'plugin budgets over their defaults, e.g. pendingOps=500,outboundPerInstallation=16 (PLUGHOST_LIMITS; README "Budgets")')
+    .option('--max-isolates <n>', 'warm plugin isolates kept at once; the least recently used is disposed past it (PLUGHOST_MAX_ISOLATES, default 100)')
+    .option('--spare-isolates <n>', 'blank isolates prepared ahead for cold installations (PLUGHOST_SPARE_ISOLATES, default 2)')
+    .option('--scheduler-concurrency <n>', 'schedule occurrences this host runs at once (PLUGHOST_SCHEDULER_CONCURRENCY, default 16)')
     .option('--drain-timeout <seconds>', 'on SIGTERM/SIGINT, how long in-flight requests and runs may finish (PLUGHOST_DRAIN_TIMEOUT, default 30)')
     .action(async (flags: Record<string, string | boolean | undefined>) => {
       const options = resolveOptions({
-        port: flags.port as string | undefined, data: flags.data as string | undefined, databaseUrl: flags.databaseUrl as string | undefined,
+        port: flags.port as string | undefined, host: flags.host as string | undefined,
+        maxIsolates: flags.maxIsolates as string | undefined, spareIsolates: flags.spareIsolates as string | undefined,
+        schedulerConcurrency: flags.schedulerConcurrency as string | undefined, data: flags.data as string | undefined, databaseUrl: flags.databaseUrl as string | undefined,
         operatorToken: flags.operatorToken as string | undefined, egressAllow: flags.egressAllow as string | undefined,
         egressMap: flags.egressMap as string | undefined, demo: flags.demo as boolean | undefined,
         drainTimeout: flags.drainTimeout as string | undefined,
@@ -53,7 +59,7 @@ export function serveCommand(program: Command): void {
       process.on('SIGINT', () => void stop('SIGINT'));
       try {
         if (options.demo && (await seedDemo(host, say))) say('seeded the demo workspace');
-        const url = await host.listen(options.port);
+        const url = await host.listen(options.port, options.host);
         await host.start();
         const base = url.replace('127.0.0.1', 'localhost');
         say(`listening on ${base}`);
