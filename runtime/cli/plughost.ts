@@ -9,6 +9,7 @@ import { messagesCommand } from './messages.ts';
 import { publishCommand } from './publish.ts';
 import { scheduleCommand } from './schedule.ts';
 import { serveCommand } from './serve.ts';
+import { testCommand } from './test-plugin.ts';
 import { triggerCommand } from './trigger.ts';
 
 // Last-resort safety net: a stray promise rejection or exception must not end a serving host
@@ -32,6 +33,7 @@ const program = new Command('plughost')
 
 serveCommand(program);
 initCommand(program);
+testCommand(program);
 devCommand(program);
 publishCommand(program);
 installCommand(program);

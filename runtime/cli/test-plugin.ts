@@ -1,0 +1,37 @@
+// `plughost test [dir]`: runs a plugin folder's tests (test/**/*.test.{js,ts}, mjs) with
+// node --test, as the isolates need (--no-node-snapshot), from the plugin's folder, so that
+// `import … from 'plughost/sdk/testing'` finds the installed package. Exits as the tests do.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+
+/** The test files of a plugin folder, relative to it, in a stable order. */
+export function testFilesOf(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const child = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory() && entry.name !== 'node_modules' && !entry.name.startsWith('.')) walk(child);
+      else if (entry.isFile() && /\.test\.(js|mjs|cjs|ts|mts)$/.test(entry.name)) out.push(child);
+    }
+  };
+  if (fs.existsSync(path.join(dir, 'test'))) walk('test');
+  return out;
+}
+
+export function testCommand(program: Command): void {
+  program.command('test [dir]')
+    .description('run a plugin folder\'s tests (test/**/*.test.js|ts) against this plughost, with the production limits')
+    .action(async (dir: string | undefined) => {
+      const root = path.resolve(dir ?? '.');
+      const files = testFilesOf(root);
+      if (files.length === 0) throw new Error(`no tests in ${path.join(root, 'test')}: add test/<name>.test.js (see plughost init)`);
+      const code = await new Promise<number>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--no-node-snapshot', '--test', ...files], { cwd: root, stdio: 'inherit' });
+        child.on('error', reject);
+        child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+      });
+      process.exitCode = code;
+    });
+}
