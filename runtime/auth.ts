@@ -54,6 +54,20 @@ export function createAuth(store: Store, now: () => number) {
       return token;
     },
 
+    /** A workspace's tokens: ids and creation times (a token is stored as its hash, so it is never shown again). */
+    async workspaceTokens(workspaceId: string): Promise<Array<{ id: string; createdAt: number }>> {
+      await store.workspaces.require(workspaceId);
+      return store.tokens.ofWorkspace(workspaceId);
+    },
+
+    /**
+     * Revokes a workspace token: from now on its bearer requests are refused and the admin UI
+     * sessions signed in with it are signed out (a session names its token, looked up each request).
+     */
+    async revokeWorkspaceToken(workspaceId: string, id: string): Promise<void> {
+      if (!(await store.tokens.deleteOfWorkspace(workspaceId, id))) throw new PlughostError('NOT_FOUND', `workspace \`${workspaceId}\` has no token \`${id}\``);
+    },
+
     /**
      * Makes sure an operator token exists. A configured token is stored (hashed) if new;
      * with none configured and none stored, one is generated and returned, to be printed once.

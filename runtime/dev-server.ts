@@ -4,7 +4,9 @@
 // immutable) and upgrades the installation; a save whose manifest, syntax or top-level code
 // is broken is reported and the previous version keeps running. `POST /api/v1/dev/clock`
 // (operator only, mounted here and never in the production app) moves the clock, stepping
-// through every due time so that each occurrence fires as it would have.
+// through every due time so that each occurrence fires as it would have; asked for
+// `application/x-ndjson`, it answers one line per run as each finishes, progress lines and a
+// final summary, flushed as they happen. Times are printed in the run's workspace zone.
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -27,7 +29,7 @@ import { sanitizedName } from './packages/fdk.ts';
 import { validateIparams } from './packages/iparams.ts';
 import type { PluginManifest } from './packages/manifest.ts';
 import { readPackageDirectory } from './packages/pack.ts';
-import { checkSyntax, devVersion, formatRun, hashFiles, isInside, problemOf, watchTree } from './dev/dev-tools.ts';
+import { checkSyntax, clockProgressLine, devVersion, formatInstant, formatRun, hashFiles, isInside, jsonLines, problemOf, watchTree } from './dev/dev-tools.ts';
 import type { PackageFiles, SandboxPlugin } from './sandbox/types.ts';
 import type { Installation } from './store/installations.ts';
 import type { Run } from './store/runs.ts';
@@ -59,6 +61,8 @@ export interface DevServerOptions {
   startAt?: number;
   /** How often the virtual clock catches up with real time (ms; default 1000; 0: never). */
   tickMs?: number;
+  /** Least real time between two progress reports of a clock move (ms; default 1000; 0: after every due time). */
+  progressMs?: number;
   /** Quiet time after the last change before reloading (ms; default 50). */
   debounceMs?: number;
   /** Watch the folder (default true). */
@@ -84,7 +88,13 @@ export interface DevEventMap {
 
 export interface ClockMove { advance?: number | undefined; set?: number | undefined }
 
-export { devVersion, formatRun, watchTree } from './dev/dev-tools.ts';
+/** Where a long clock move stands: the virtual time reached, its target, and the runs so far. */
+export interface ClockProgress { now: number; target: number; runs: number }
+
+/** What a caller of a clock move hears while it goes: each run as it finishes, and progress at most every `progressMs`. */
+export interface ClockWatch { onRun?: (run: Run) => void; onProgress?: (progress: ClockProgress) => void }
+
+export { devVersion, formatInstant, formatRun, runLine, watchTree } from './dev/dev-tools.ts';
 
 const DAY = 86_400_000;
 const clockInput = z.object({
@@ -144,6 +154,19 @@ export async function startDevServer(options: DevServerOptions) {
     if (!(await host.store.workspaces.get(workspaceId))) {
       await host.workspaces.create({ id: workspaceId, name: 'Development', ...(options.timezone ? { timezone: options.timezone } : {}) });
     }
+    // Times are printed in the zone of the run's workspace; a zone is fixed when its workspace is made.
+    const devZone = (await host.store.workspaces.require(workspaceId)).timezone;
+    const zones = new Map<string, string>([[workspaceId, devZone]]);
+    const zoneOf = async (ws: string): Promise<string> => {
+      let zone = zones.get(ws);
+      if (zone === undefined) {
+        zone = (await host.store.workspaces.get(ws))?.timezone ?? 'UTC';
+        zones.set(ws, zone);
+      }
+      return zone;
+    };
+    // Runs are printed one after another, in the order they finished, each once its zone is known.
+    let printing: Promise<unknown> = Promise.resolve();
 
     // ---- the virtual clock: moves one at a time, whether the ticker or the endpoint moves it
     let clockQueue: Promise<unknown> = Promise.resolve();
@@ -160,14 +183,32 @@ export async function startDevServer(options: DevServerOptions) {
         .filter((t): t is number => t !== null && t > now && t <= target);
       return times.length ? Math.min(...times) : undefined;
     };
-    const moveClock = async (move: ClockMove): Promise<{ now: number; runs: Run[] }> => {
+    /** Refuses a move backwards; checked again when the move's turn comes. */
+    const checkMove = (move: ClockMove) => {
       if (move.set !== undefined && move.set < clock.now()) {
         throw new PlughostError('INVALID_BODY', `the clock only moves forward; it is ${new Date(clock.now()).toISOString()}`, { details: [{ path: 'set', message: 'is before the current virtual time' }] });
       }
+    };
+    const progressMs = options.progressMs ?? 1000;
+    const moveClock = async (move: ClockMove, watch: ClockWatch = {}): Promise<{ now: number; runs: Run[] }> => {
+      checkMove(move);
       return serially(async () => {
+        checkMove(move);
         const target = move.set ?? clock.now() + (move.advance ?? 0);
         const runs: Run[] = [];
-        const collect = (run: Run) => void runs.push(run);
+        const collect = (run: Run) => {
+          runs.push(run);
+          watch.onRun?.(run);
+        };
+        // Real time, not virtual: this only keeps a long move from going silent, or from flooding.
+        let reported = performance.now();
+        const progress = () => {
+          if (performance.now() - reported < progressMs) return;
+          reported = performance.now();
+          const p = { now: clock.now(), target, runs: runs.length };
+          print(clockProgressLine(p.now, devZone, p.runs));
+          watch.onProgress?.(p);
+        };
         host.events.on('run:finished', collect);
         try {
           await host.scheduler.idle(); // nothing in flight may outlive its lease while time jumps
@@ -178,6 +219,7 @@ export async function startDevServer(options: DevServerOptions) {
             await clock.set(next);
             await host.scheduler.wake();
             await host.scheduler.idle();
+            progress();
           }
           await clock.set(target);
           await host.scheduler.wake();
@@ -185,6 +227,7 @@ export async function startDevServer(options: DevServerOptions) {
         } finally {
           host.events.off('run:finished', collect);
         }
+        await printing; // the console shows every run of the move before the move is answered
         events.emit('clock', { now: clock.now() });
         return { now: clock.now(), runs };
       });
@@ -338,8 +381,10 @@ export async function startDevServer(options: DevServerOptions) {
 
     // ---- runs, printed as they finish
     const onRun = (run: Run) => {
-      print(formatRun(run));
-      events.emit('run', run);
+      printing = printing.then(async () => {
+        print(formatRun(run, await zoneOf(run.workspaceId)));
+        events.emit('run', run);
+      }).catch((err) => log.error({ err }, 'a run could not be printed'));
     };
     host.events.on('run:finished', onRun);
     cleanups.push(() => void host.events.off('run:finished', onRun));
@@ -355,12 +400,31 @@ export async function startDevServer(options: DevServerOptions) {
       await next();
     });
     devRouter.get('/clock', (ctx) => {
-      ctx.body = { now: new Date(clock.now()).toISOString() };
+      ctx.body = { now: new Date(clock.now()).toISOString(), timezone: devZone };
     });
     devRouter.post('/clock', async (ctx) => {
       const input = validate(clockInput, await jsonBody(ctx, hostOptions.http.maxBodyBytes));
-      const result = await moveClock({ advance: input.advance, set: input.set === undefined ? undefined : parseInstant(input.set) });
-      ctx.body = { now: new Date(result.now).toISOString(), runs: result.runs };
+      const move = { advance: input.advance, set: input.set === undefined ? undefined : parseInstant(input.set) };
+      if (ctx.accepts('application/json', 'application/x-ndjson') !== 'application/x-ndjson') {
+        const result = await moveClock(move);
+        ctx.body = { now: new Date(result.now).toISOString(), timezone: devZone, runs: result.runs };
+        return;
+      }
+      checkMove(move); // a refused move is a plain error answer, before the stream starts
+      // One JSON object per line: {type: 'run', run, timezone} as each run finishes,
+      // {type: 'progress', now, target, runs}, then {type: 'done', now, timezone, runs} or
+      // {type: 'error', error}. Written in order, each as soon as it is known.
+      const out = jsonLines((err) => log.error({ err }, 'a clock line could not be written'));
+      const iso = (ms: number) => new Date(ms).toISOString();
+      ctx.type = 'application/x-ndjson';
+      ctx.body = out.stream;
+      void moveClock(move, {
+        onRun: (run) => out.send(async () => ({ type: 'run', run, timezone: await zoneOf(run.workspaceId) })),
+        onProgress: (p) => out.send(() => ({ type: 'progress', now: iso(p.now), target: iso(p.target), timezone: devZone, runs: p.runs })),
+      }).then(
+        (result) => out.send(() => ({ type: 'done', now: iso(result.now), timezone: devZone, runs: result.runs.length })),
+        (err) => out.send(() => ({ type: 'error', error: problemOf(err) })),
+      ).finally(() => out.end());
     });
     devApp.use(devRouter.routes());
     devApp.use(devRouter.allowedMethods({ throw: true }));
@@ -379,8 +443,7 @@ export async function startDevServer(options: DevServerOptions) {
 
     print(`listening on ${url} (data in ${hostOptions.databaseUrl ? 'PostgreSQL' : dataDir}${tempData ? ', removed on exit' : ''})`);
     print(`operator token: ${operatorToken}`);
-    const ws = await host.store.workspaces.require(workspaceId);
-    print(`workspace ${workspaceId} (${ws.timezone}); virtual clock at ${new Date(clock.now()).toISOString()}, following real time`);
+    print(`workspace ${workspaceId} (${devZone}); virtual clock at ${formatInstant(clock.now(), devZone)}, following real time`);
     await reload();
 
     // ---- watching the folder

@@ -48,6 +48,8 @@ export interface HostDeps {
   logger?: Logger;
   /** PostgreSQL schema (tests give each run its own). */
   schema?: string;
+  /** Told the store migrations about to run at start-up (`serve` prints a progress line). */
+  onMigrate?: (pending: string[]) => void;
 }
 
 export async function createHost(options: HostOptions, deps: HostDeps = {}) {
@@ -66,7 +68,8 @@ export async function createHost(options: HostOptions, deps: HostDeps = {}) {
   };
 
   try {
-    const store: Store = await createStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, ...(deps.schema ? { schema: deps.schema } : {}) });
+    const store: Store = await createStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, ...(deps.schema ? { schema: deps.schema } : {}) },
+      deps.onMigrate ? { onMigrate: deps.onMigrate } : {});
     releases.push(() => store.close());
     const secrets = createSecrets(await loadSecretKey(store, options.dataDir, options.secretKey));
     const events = new HostEvents();

@@ -16,7 +16,7 @@ interface Result { name: string; passed: number; failed: number; code: number }
 function runSuite(name: string, env: Record<string, string | undefined>): Promise<Result> {
   return new Promise((resolve) => {
     process.stdout.write(`\n=== ${name}: node --test ${files.join(' ')}\n`);
-    const child = spawn(process.execPath, ['--no-node-snapshot', '--test', '--test-concurrency=1', '--test-timeout=180000', ...files], {
+    const child = spawn(process.execPath, ['--no-node-snapshot', '--conditions=plughost-source', '--test', '--test-concurrency=1', '--test-timeout=180000', ...files], {
       env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'],
     });
     let output = '';

@@ -1,5 +1,6 @@
 // `plughost dev <dir>`: serves a plugin folder on a local dev host with the production
-// limits, reloads it on save, and prints its URLs and every run's log as it happens.
+// limits, reloads it on save, and prints its URLs and every run's log as it happens, with
+// times in the workspace's zone.
 import type { Command } from 'commander';
 import { startDevServer } from '../dev-server.ts';
 import { parseInstant } from '../http/routes/triggers.ts';
@@ -41,8 +42,9 @@ export function devCommand(program: Command): void {
     .addHelpText('after', `
 The dev host prints its URL and operator token. Saving a file in <dir> re-publishes the plugin
 as <version>-dev.<n> and upgrades the installation; a broken save is reported and the previous
-version keeps running. Move the virtual clock, fire handlers and read runs with
-\`plughost trigger\` (see \`plughost trigger --help\`).`)
+version keeps running. Times are printed in the workspace's zone (--timezone). Move the
+virtual clock and fire handlers with \`plughost trigger\` (\`trigger clock --advance 1d\` prints
+each run as it finishes, and where the clock is every second); read runs with \`plughost runs\`.`)
     .action(async (dir: string, flags: DevFlags) => {
       const port = Number(flags.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${flags.port}: expected a port number from 0 to 65535`);

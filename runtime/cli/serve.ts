@@ -36,7 +36,9 @@ export function serveCommand(program: Command): void {
       });
       const say = (line: string) => process.stdout.write(`plughost: ${line}\n`);
       say(`opening the store (${options.databaseUrl ? 'PostgreSQL' : `SQLite in ${options.dataDir}`})…`);
-      const host = await createHost(options);
+      const host = await createHost(options, {
+        onMigrate: (p) => say(`applying ${p.length} store migration${p.length === 1 ? '' : 's'} (${p[0]}${p.length > 1 ? ` … ${p.at(-1)}` : ''})…`),
+      });
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) {

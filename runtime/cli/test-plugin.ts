@@ -28,7 +28,9 @@ export function testCommand(program: Command): void {
       const files = testFilesOf(root);
       if (files.length === 0) throw new Error(`no tests in ${path.join(root, 'test')}: add test/<name>.test.js (see plughost init)`);
       const code = await new Promise<number>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--no-node-snapshot', '--test', ...files], { cwd: root, stdio: 'inherit' });
+        // Run from the repository's TypeScript, `plughost/sdk/testing` is its source too.
+        const conditions = import.meta.url.endsWith('.ts') ? ['--conditions=plughost-source'] : [];
+        const child = spawn(process.execPath, ['--no-node-snapshot', ...conditions, '--test', ...files], { cwd: root, stdio: 'inherit' });
         child.on('error', reject);
         child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
       });

@@ -1,16 +1,17 @@
 // `plughost trigger`: fires a handler of a running host by hand and prints the run it made:
 // an installation's `onScheduledEvent` or another event it handles (an FDK app's
 // server/test_data/<event>.json as the payload by default), a Haplo schedule hook at a chosen
-// time, a scheduled webhook (run now), or moves the virtual clock of a `plughost dev` host.
-// Exits non-zero when a run failed.
+// time, a scheduled webhook (run now), or moves the virtual clock of a `plughost dev` host,
+// printing each run of the move as it finishes. Times are in the workspace's zone. Exits
+// non-zero when a run failed.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { formatRun } from '../dev-server.ts';
+import { clockProgressLine, formatInstant, formatRun } from '../dev/dev-tools.ts';
 import { parseInstant } from '../http/routes/triggers.ts';
 import type { Run } from '../store/runs.ts';
-import { call, withClientOptions, type ClientOptions } from './client.ts';
+import { call, callLines, withClientOptions, workspaceZone, type ClientOptions } from './client.ts';
 
 interface Flags extends ClientOptions { workspace: string }
 const enc = encodeURIComponent;
@@ -66,14 +67,16 @@ async function eventData(event: string, given: string | undefined, app: string):
   return payload.data !== null && typeof payload.data === 'object' && !Array.isArray(payload.data) ? payload.data as Record<string, unknown> : payload;
 }
 
-function printRun(run: Run | null | undefined): boolean {
+function printRun(run: Run | null | undefined, timeZone: string): boolean {
   if (!run) {
     process.stdout.write('no run was made\n');
     return false;
   }
-  process.stdout.write(formatRun(run) + '\n');
+  process.stdout.write(formatRun(run, timeZone) + '\n');
   return run.status === 'succeeded';
 }
+
+const runs = (n: number) => `${n} run${n === 1 ? '' : 's'}`;
 
 export function triggerCommand(program: Command): void {
   const trigger = program.command('trigger')
@@ -101,9 +104,10 @@ Examples (against \`plughost dev\`, which prints the URL and token):
       const data = await eventData(event, f.data, f.app);
       const scheduled = event === 'onScheduledEvent';
       const json = scheduled ? { data, ...(f.at ? { at: instant('--at', f.at) } : {}), ...(f.name ? { name: f.name } : {}) } : { data };
+      const zone = await workspaceZone(f, f.workspace);
       process.stderr.write(`firing ${event} of ${id}…\n`);
       const r = await call(f, 'POST', `${installation(f, id)}/events/${enc(event)}`, { json });
-      if (!printRun(r.run)) process.exitCode = 1;
+      if (!printRun(r.run, zone)) process.exitCode = 1;
     });
 
   sub('hook', 'call one Haplo schedule hook of the installation and print the run')
@@ -112,42 +116,55 @@ Examples (against \`plughost dev\`, which prints the URL and token):
     .option('--at <iso>', 'the time whose (year, month, day, hour, weekday) in the workspace zone the hook receives (default: now)')
     .action(async (id: string, hook: string, f: Flags & { at?: string }) => {
       const json = f.at ? { at: instant('--at', f.at) } : {};
+      const zone = await workspaceZone(f, f.workspace);
       process.stderr.write(`firing ${hook} of ${id}…\n`);
       const r = await call(f, 'POST', `${installation(f, id)}/hooks/${enc(hook)}`, { json });
-      if (!printRun(r.run)) process.exitCode = 1;
+      if (!printRun(r.run, zone)) process.exitCode = 1;
     });
 
   sub('webhook', 'run a scheduled webhook now and print the run')
     .argument('<webhookId>')
     .action(async (id: string, f: Flags) => {
+      const zone = await workspaceZone(f, f.workspace);
       process.stderr.write(`running ${id}…\n`);
       const r = await call(f, 'POST', `/api/v1/workspaces/${enc(f.workspace)}/scheduled-webhooks/${enc(id)}/run`);
-      const ok = printRun(r.run);
+      const ok = printRun(r.run, zone);
       if (!ok || r.status !== 'succeeded') process.exitCode = 1;
     });
 
   withClientOptions(trigger.command('clock'))
-    .description('move the virtual clock of a `plughost dev` host; what falls due fires, and its runs are printed')
+    .description('move the virtual clock of a `plughost dev` host; what falls due fires, and each run is printed as it finishes')
     .option('--advance <duration>', 'move forward by 90s, 30m, 1h, 1h30m, 2d…')
     .option('--set <iso>', 'move forward to this instant')
     .action(async (f: ClientOptions & { advance?: string; set?: string }) => {
       if (f.advance !== undefined && f.set !== undefined) throw new Error('give --advance or --set, not both');
+      const noClock = (err: unknown) => /^NOT_FOUND/.test((err as Error).message)
+        ? new Error(`${f.url} has no virtual clock: only a \`plughost dev\` host can move time`)
+        : err;
       if (f.advance === undefined && f.set === undefined) {
-        const r = await call(f, 'GET', '/api/v1/dev/clock');
-        process.stdout.write(`virtual clock: ${r.now}\n`);
+        const r = await call(f, 'GET', '/api/v1/dev/clock').catch((err) => { throw noClock(err); });
+        const zone = r.timezone ?? 'UTC';
+        process.stdout.write(`virtual clock: ${formatInstant(Date.parse(r.now), zone)} (${zone})\n`);
         return;
       }
       const json = f.advance !== undefined ? { advance: parseDuration(f.advance) } : { set: instant('--set', f.set!) };
-      let r: { now: string; runs: Run[] };
-      try {
-        r = await call(f, 'POST', '/api/v1/dev/clock', { json });
-      } catch (err) {
-        if (/^NOT_FOUND/.test((err as Error).message)) throw new Error(`${f.url} has no virtual clock: only a \`plughost dev\` host can move time`);
-        throw err;
-      }
+      process.stderr.write(`moving the virtual clock ${f.advance !== undefined ? `by ${f.advance}` : `to ${f.set}`}…\n`);
       let ok = true;
-      for (const run of r.runs) ok = printRun(run) && ok;
-      process.stdout.write(`virtual clock: ${r.now} (${r.runs.length} run${r.runs.length === 1 ? '' : 's'} fired)\n`);
+      let done: { now: string; timezone: string; runs: number } | undefined;
+      // The dev host answers one line per run as it finishes, progress lines, then a summary.
+      const onLine = (line: any) => {
+        if (line?.type === 'run') ok = printRun(line.run, line.timezone) && ok;
+        else if (line?.type === 'progress') process.stderr.write(`${clockProgressLine(Date.parse(line.now), line.timezone, line.runs)}\n`);
+        else if (line?.type === 'done') done = line;
+        else if (line?.type === 'error') throw new Error(`${line.error.code}: ${line.error.message}`);
+        else if (Array.isArray(line?.runs)) { // a dev host that answers all at once
+          for (const run of line.runs) ok = printRun(run, line.timezone ?? 'UTC') && ok;
+          done = { now: line.now, timezone: line.timezone ?? 'UTC', runs: line.runs.length };
+        }
+      };
+      await callLines(f, 'POST', '/api/v1/dev/clock', { json }, onLine).catch((err) => { throw noClock(err); });
+      if (!done) throw new Error(`${f.url} ended its answer before the clock move was done; its own output says why`);
+      process.stdout.write(`virtual clock: ${formatInstant(Date.parse(done.now), done.timezone)} (${done.timezone}; ${runs(done.runs)} fired)\n`);
       if (!ok) process.exitCode = 1;
     });
 }

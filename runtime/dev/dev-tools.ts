@@ -1,12 +1,14 @@
 // Pieces of the dev host that stand on their own: dev version numbers, a syntax check of a
 // package before it is published, a folder watcher that survives editors' save-by-rename,
-// and how a run is printed.
+// how a run and a time are printed (in the workspace's zone), and the clock's progress line.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import vm from 'node:vm';
 import { isPlughostError, PlughostError } from '../errors.ts';
 import type { PackageFiles } from '../sandbox/types.ts';
+import { formatInZone, instantToWall } from '../schedule/zoned-time.ts';
 import type { Run } from '../store/runs.ts';
 
 /** `1.2.0` → `1.2.0-dev.3`; `1.2.0-beta.1` → `1.2.0-beta.1.dev.3`; build metadata kept. */
@@ -17,13 +19,45 @@ export function devVersion(version: string, n: number): string {
   return `${core}${core.includes('-') ? '.' : '-'}dev.${n}${build}`;
 }
 
-/** One run as the dev host and `plughost trigger` print it: a summary line, then its log indented. */
-export function formatRun(run: Pick<Run, 'id' | 'kind' | 'trigger' | 'target' | 'status' | 'startedAt' | 'durationMs' | 'httpStatus' | 'log' | 'error'>): string {
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/**
+ * `2026-06-11T06:00:00+02:00`: an instant as the wall time of `timeZone`, in whole seconds
+ * (or milliseconds), with its offset, so that it reads as local time and parses back to it.
+ */
+export function formatInstant(instant: number, timeZone: string, milliseconds = false): string {
+  const wall = instantToWall(instant, timeZone);
+  const local = new Date(wall).toISOString().slice(0, milliseconds ? 23 : 19);
+  const offset = Math.round((wall - instant) / 60_000);
+  if (offset === 0) return `${local}Z`;
+  const abs = Math.abs(offset);
+  return `${local}${offset < 0 ? '-' : '+'}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}
+
+type PrintedRun = Pick<Run, 'id' | 'kind' | 'trigger' | 'target' | 'status' | 'startedAt' | 'durationMs' | 'httpStatus' | 'error'>;
+
+/** A run's summary line, as the dev host, `plughost trigger` and `plughost runs` print it: its start in `timeZone`. */
+export function runLine(run: PrintedRun, timeZone = 'UTC'): string {
   const http = run.httpStatus === null ? '' : ` HTTP ${run.httpStatus}`;
-  const lines = [`${new Date(run.startedAt).toISOString()} ${run.kind} ${run.target} (${run.trigger}): ${run.status}${http} in ${run.durationMs ?? '?'} ms  [${run.id}]`];
-  for (const l of run.log ? run.log.split('\n') : []) lines.push(`  | ${l}`);
+  return `${formatInstant(run.startedAt, timeZone)} ${run.kind} ${run.target} (${run.trigger}): ${run.status}${http} in ${run.durationMs ?? '?'} ms  [${run.id}]`;
+}
+
+// A captured log line starts with its UTC time (runtime/sandbox/run-log.ts); it is shown in the zone too.
+const LOG_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)(?= \[)/;
+
+/** One run with its log: the summary line, then the log indented (and the error when the log does not name it). */
+export function formatRun(run: PrintedRun & Pick<Run, 'log'>, timeZone = 'UTC'): string {
+  const lines = [runLine(run, timeZone)];
+  for (const l of run.log ? run.log.split('\n') : []) {
+    lines.push(`  | ${l.replace(LOG_TIME, (utc) => formatInstant(Date.parse(utc), timeZone, true))}`);
+  }
   if (run.error && !run.log.includes(run.error.code)) lines.push(`  | ${run.error.code}: ${run.error.message}`);
   return lines.join('\n');
+}
+
+/** What a long clock move says while it works: `advanced to 2026-06-11 06:00 (Europe/Rome), 12 runs so far…`. */
+export function clockProgressLine(now: number, timeZone: string, runs: number): string {
+  return `advanced to ${formatInZone(now, timeZone).slice(0, 16)} (${timeZone}), ${runs} run${runs === 1 ? '' : 's'} so far…`;
 }
 
 const WRAPPER = '(function (exports, require, module, __filename, __dirname) {';
@@ -105,6 +139,27 @@ export function watchTree(root: string, onChange: (name: string) => void, onErro
     closed = true;
     for (const w of watchers.values()) w.close();
     watchers.clear();
+  };
+}
+
+/**
+ * An NDJSON body: each `send` writes one line, in the order sent, as soon as its value is
+ * known; `end()` ends the stream after the last. Lines for a client that went away are dropped.
+ */
+export function jsonLines(onError: (err: unknown) => void) {
+  const stream = new PassThrough();
+  let chain: Promise<void> = Promise.resolve();
+  return {
+    stream,
+    send(value: () => unknown): void {
+      chain = chain.then(async () => {
+        const v = await value();
+        if (!stream.destroyed) stream.write(`${JSON.stringify(v)}\n`);
+      }).catch(onError);
+    },
+    end(): void {
+      void chain.then(() => stream.end());
+    },
   };
 }
 

@@ -27,15 +27,30 @@ function unsafe(path: string, reason: string): PlughostError {
   return new PlughostError('INVALID_ARCHIVE', `${JSON.stringify(path)} in the plugin folder ${reason}.`, { details: [{ path, message: reason }] });
 }
 
-/** Whether a dotfile or folder is left out: VCS data anywhere, any dotfile at the root. */
-function skipped(name: string, atRoot: boolean): boolean {
-  return name === '.git' || (atRoot && name.startsWith('.'));
+/**
+ * Whether a dotfile or folder is left out: VCS data anywhere, any dotfile at the root, and the
+ * root's node_modules when the folder's package.json depends on plughost (the author's tooling,
+ * as `npm install plughost-<v>.tgz` and `plughost init .` leave it, not code the plugin loads).
+ */
+function skipped(walk: Walk, name: string, atRoot: boolean): boolean {
+  return name === '.git' || (atRoot && name.startsWith('.')) || (atRoot && name === 'node_modules' && walk.toolingModules);
 }
 
 interface Walk {
   root: string;
   files: PackageFiles;
   budget: PackageBudget;
+  /** The root's package.json lists plughost: its node_modules is tooling, left out. */
+  toolingModules: boolean;
+}
+
+async function dependsOnPlughost(root: string): Promise<boolean> {
+  try {
+    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as Record<string, Record<string, unknown> | undefined>;
+    return ['dependencies', 'devDependencies', 'optionalDependencies'].some((k) => pkg[k] !== undefined && Object.hasOwn(pkg[k]!, 'plughost'));
+  } catch {
+    return false; // no package.json, or not JSON: nothing says its node_modules is tooling
+  }
 }
 
 async function follow(walk: Walk, full: string, rel: string): Promise<{ real: string; stats: Stats }> {
@@ -60,7 +75,7 @@ async function walkFolder(walk: Walk, dir: string, prefix: string, ancestors: Re
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const dirent of entries) {
-    if (skipped(dirent.name, prefix === '')) continue;
+    if (skipped(walk, dirent.name, prefix === '')) continue;
     const rel = prefix === '' ? dirent.name : `${prefix}/${dirent.name}`;
     const path = entryPath(rel);
     const full = join(dir, dirent.name);
@@ -84,8 +99,9 @@ async function walkFolder(walk: Walk, dir: string, prefix: string, ancestors: Re
 
 /**
  * Reads a plugin folder with the limits and path rules of an uploaded package. Left out:
- * `.git` folders anywhere and dotfiles at the root. Kept: `node_modules` (plugins may
- * vendor pure-JS packages) and symlinks whose targets stay inside the folder.
+ * `.git` folders anywhere, dotfiles at the root, and the root's `node_modules` when its
+ * package.json depends on plughost. Kept: other `node_modules` (plugins may vendor pure-JS
+ * packages) and symlinks whose targets stay inside the folder.
  */
 export async function readPackageDirectory(dir: string, identity?: PackageIdentity): Promise<LoadedPackage> {
   let root: string;
@@ -95,7 +111,7 @@ export async function readPackageDirectory(dir: string, identity?: PackageIdenti
   } catch (err) {
     throw unreadable(`plugin folder ${dir}`, err);
   }
-  const walk: Walk = { root, files: new Map(), budget: new PackageBudget() };
+  const walk: Walk = { root, files: new Map(), budget: new PackageBudget(), toolingModules: await dependsOnPlughost(root) };
   await walkFolder(walk, root, '', new Set([root]));
   checkPackageTree(walk.files);
   const manifest = manifestOf(walk.files, identity);

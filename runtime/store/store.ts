@@ -59,9 +59,15 @@ export interface Store extends ReturnType<typeof tables> {
  * the others wait, since neither CREATE SCHEMA IF NOT EXISTS nor knex's own bookkeeping tables
  * are safe to create concurrently.
  */
-async function migrate(db: Knex, location: StoreLocation): Promise<void> {
-  if (!location.databaseUrl) {
+async function migrate(db: Knex, location: StoreLocation, options: StoreOptions): Promise<void> {
+  /** Applies what is pending, telling `onMigrate` first when there is something. */
+  const latest = async () => {
+    const [, pending] = (await db.migrate.list({ migrationSource })) as [unknown[], string[]];
+    if (pending.length > 0) options.onMigrate?.(pending);
     await db.migrate.latest({ migrationSource });
+  };
+  if (!location.databaseUrl) {
+    await latest();
     return;
   }
   // The lock may be waited on for as long as another host migrates: no query or statement
@@ -74,16 +80,19 @@ async function migrate(db: Knex, location: StoreLocation): Promise<void> {
   try {
     await lock.query('SELECT pg_advisory_lock(hashtext($1))', [`plughost-migrate:${location.schema ?? 'public'}`]);
     if (location.schema) await lock.query(`CREATE SCHEMA IF NOT EXISTS "${location.schema.replace(/"/g, '""')}"`);
-    await db.migrate.latest({ migrationSource });
+    await latest();
   } finally {
     await lock.end(); // ending the session releases the lock
   }
 }
 
-export async function createStore(location: StoreLocation): Promise<Store> {
+/** `onMigrate`: told the names of the migrations about to run (a progress line at start-up). */
+export interface StoreOptions { onMigrate?: (pending: string[]) => void }
+
+export async function createStore(location: StoreLocation, options: StoreOptions = {}): Promise<Store> {
   const db = knexFactory(knexConfig(location));
   try {
-    await migrate(db, location);
+    await migrate(db, location, options);
   } catch (err) {
     await db.destroy();
     throw new PlughostError('STORE_UNAVAILABLE', `cannot open the store: ${(err as Error).message}`, { cause: err });

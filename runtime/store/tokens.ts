@@ -22,6 +22,15 @@ export function tokensTable(db: Knex) {
       const row = await db('tokens').where({ token_hash: tokenHash }).first();
       return row ? toToken(row) : undefined;
     },
+    /** A workspace's tokens, oldest first: ids and creation times (the tokens themselves are never stored). */
+    async ofWorkspace(workspaceId: string): Promise<Array<{ id: string; createdAt: number }>> {
+      const rows: Row[] = await db('tokens').where({ kind: 'workspace', workspace_id: workspaceId }).orderBy('created_at').orderBy('id');
+      return rows.map((r) => ({ id: r.id, createdAt: Number(r.created_at) }));
+    },
+    /** Deletes a token of the workspace (never the operator's); false when the workspace has no token with that id. */
+    async deleteOfWorkspace(workspaceId: string, id: string): Promise<boolean> {
+      return (await db('tokens').where({ id, kind: 'workspace', workspace_id: workspaceId }).delete()) > 0;
+    },
     async countOperator(): Promise<number> {
       const row = await db('tokens').where({ kind: 'operator' }).count({ n: '*' }).first();
       return Number(row?.n ?? 0);

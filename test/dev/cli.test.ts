@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { formatInstant } from '../../runtime/dev/dev-tools.ts';
 import { startHost, type TestHost } from '../helpers/host.ts';
 import { cliPath, plughost, repoRoot } from '../helpers/plughost-cli.ts';
 
@@ -99,7 +100,7 @@ after(async () => {
 test('plughost dev serves the plugin and prints its routes, how to trigger it and each run with its log', async () => {
   assert.notEqual(url, 'http://127.0.0.1:0', 'port 0 prints the real port');
   assert.ok(out.lines.includes(`plughost dev:   ${url}/workspaces/dev/sample/hello`));
-  assert.ok(out.lines.includes(`plughost dev: workspace dev (Europe/Rome); virtual clock at 2026-06-10T06:00:00.000Z, following real time`));
+  assert.ok(out.lines.includes(`plughost dev: workspace dev (Europe/Rome); virtual clock at 2026-06-10T08:00:00+02:00, following real time`), 'times in the workspace zone');
   assert.ok(out.lines.includes(`plughost dev: try: export PLUGHOST_URL=${url} PLUGHOST_TOKEN=${token}`));
   assert.ok(out.lines.includes(`plughost dev:   onScheduledEvent: onScheduledEventHandler (plughost trigger event ${inst})`));
   assert.ok(out.lines.includes(`plughost dev:   hook hScheduleDailyEarly (plughost trigger hook ${inst} hScheduleDailyEarly)`));
@@ -182,7 +183,7 @@ test('plughost trigger webhook runs a scheduled webhook now', async () => {
 test('plughost trigger clock moves the dev host\'s virtual clock and prints what fired', async () => {
   const read = await plughost(['trigger', 'clock'], env);
   assert.equal(read.code, 0, read.stderr);
-  const now = Date.parse(/^virtual clock: (\S+)$/m.exec(read.stdout)![1]!);
+  const now = Date.parse(/^virtual clock: (\S+\+02:00) \(Europe\/Rome\)$/m.exec(read.stdout)![1]!);
   assert.ok(now >= Date.parse('2026-06-10T06:00:00Z'));
   const at = new Date(Math.ceil((now + 10 * 60_000) / 60_000) * 60_000).toISOString();
   const created = await fetch(`${url}/workspaces/dev/sample/sched`, {
@@ -193,14 +194,15 @@ test('plughost trigger clock moves the dev host\'s virtual clock and prints what
 
   const r = await plughost(['trigger', 'clock', '--advance', '30m'], env);
   assert.equal(r.code, 0, r.stderr + r.stdout);
-  assert.match(r.stdout, new RegExp(`^${at.replace(/[.]/g, '\\.')} event onScheduledEvent cli-once \\(schedule\\): succeeded`, 'm'));
+  // Printed in the workspace's zone: Rome is two hours ahead of UTC in June.
+  assert.match(r.stdout, new RegExp(`^${formatInstant(Date.parse(at), 'Europe/Rome').replace(/[+]/g, '\\+')} event onScheduledEvent cli-once \\(schedule\\): succeeded`, 'm'));
   assert.match(r.stdout, /"data":\{"via":"clock"\}/);
-  const after = Date.parse(/^virtual clock: (\S+) \(\d+ runs? fired\)$/m.exec(r.stdout)![1]!);
+  const after = Date.parse(/^virtual clock: (\S+) \(Europe\/Rome; \d+ runs? fired\)$/m.exec(r.stdout)![1]!);
   assert.ok(after >= now + 30 * 60_000);
 
   const set = await plughost(['trigger', 'clock', '--set', new Date(after + 3_600_000).toISOString()], env);
   assert.equal(set.code, 0, set.stderr);
-  assert.match(set.stdout, /virtual clock: \S+ \(0 runs fired\)/);
+  assert.match(set.stdout, /virtual clock: \S+ \(Europe\/Rome; 0 runs fired\)/);
   const back = await plughost(['trigger', 'clock', '--set', '2026-06-10T06:00:00Z'], env);
   assert.equal(back.code, 1);
   assert.match(back.stderr, /^plughost: INVALID_BODY: the clock only moves forward/m);

@@ -1,7 +1,8 @@
 // What a new operator meets first, as child processes: the Node.js preflight of every entry
 // point (an older Node gets one line naming Node 24 and how to get it, not a stack of
 // ERR_UNKNOWN_FILE_EXTENSION), `plughost --version`, `serve --host` binding only the address
-// given, and the sandbox and scheduler sizes as options (flags over environment over defaults).
+// given (with a progress line for the store's migrations), and the sandbox and scheduler sizes
+// as options (flags over environment over defaults).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -72,6 +73,8 @@ test('serve --host 127.0.0.1 listens on loopback only', async (t) => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'plughost-host-'));
   const p = spawnServe(['--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--operator-token', 'operator-token-0123456789abcdef', '--max-isolates', '3']);
   t.after(async () => { await p.kill(); fs.rmSync(dataDir, { recursive: true, force: true }); });
+  // A new store says what it migrates before it serves.
+  await p.waitForLine(/applying \d+ store migrations \(001_core … \d{3}_\w+\)…/);
   const port = Number((await p.waitForLine(/listening on http:\/\/localhost:(\d+)/))[1]);
   assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
   const refused = await new Promise<string>((resolve) => {

@@ -8,11 +8,12 @@ export const cliPath = path.join(repoRoot, 'runtime/cli/plughost.ts');
 
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 
-export function plughost(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+/** `cwd`: where it runs (an author runs it from inside the plugin folder). */
+export function plughost(args: string[], env: Record<string, string> = {}, cwd = repoRoot): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const childEnv: Record<string, string | undefined> = { ...process.env };
     for (const name of ['PLUGHOST_URL', 'PLUGHOST_TOKEN', 'PLUGHOST_WORKSPACE']) delete childEnv[name];
-    const child = spawn(process.execPath, ['--no-node-snapshot', cliPath, ...args], { cwd: repoRoot, env: { ...childEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--no-node-snapshot', cliPath, ...args], { cwd, env: { ...childEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => { stdout += c.toString('utf8'); });

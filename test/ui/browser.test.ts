@@ -256,7 +256,7 @@ test('a scheduled webhook runs now from the schedules page; its run is found wit
   assert.equal(await page.locator('tbody tr').count(), 3);
   await page.selectOption('#f-status', 'failed');
   await go(page.locator('button', { hasText: 'Filter' }));
-  assert.equal(new URL(page.url()).search, '?status=failed&kind=');
+  assert.equal(new URL(page.url()).search, '?status=failed&kind=&installation=&from=&to=&q=');
   assert.equal(await page.locator('tbody tr').count(), 1);
   assert.match(await page.locator('tbody tr').innerText(), /webhook\s+manual\s+POST \/workspaces\/acme\/echo\/fail\s+failed/);
   await page.selectOption('#f-kind', 'route');

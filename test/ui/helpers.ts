@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -103,4 +103,29 @@ export class UiClient {
     if (!m) throw new Error(`no sign-in form (status ${login.status})`);
     return this.post('/admin/login', { _login_csrf: m[1]!, token });
   }
+}
+
+/** Where test/ui/manage.test.ts keeps its screenshots: $PLUGHOST_ARTIFACTS/plughost-ui (default: the system's temp folder). */
+export const ARTIFACTS = path.join(process.env.PLUGHOST_ARTIFACTS ?? os.tmpdir(), 'plughost-ui');
+
+/** A full-page screenshot `<name>-<store>.png` under ARTIFACTS; prints its path and returns it. */
+export async function artifact(page: Page, name: string): Promise<string> {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, `${name}-${process.env.PLUGHOST_TEST_DATABASE_URL ? 'postgres' : 'sqlite'}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(`screenshot: ${file}`);
+  return file;
+}
+
+/** Clicks and waits for the page the click leads to (after any redirect) to load. */
+export async function clickAndLoad(page: Page, target: Locator): Promise<void> {
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), target.click()]);
+}
+
+/** How many CSS pixels the page is wider than the viewport (0: no horizontal scrolling). */
+export function horizontalOverflow(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
+    return root.scrollWidth - root.clientWidth;
+  });
 }

@@ -69,6 +69,16 @@ export async function act(ctx: UiContext, deps: UiDeps, back: string, fn: () => 
   }
 }
 
+/**
+ * For a form shown again after a failed action (with what was typed): the error to show and the
+ * status to answer. An error that is not one to show, or FORBIDDEN, is thrown on.
+ */
+export function shownError(err: unknown): { error: string; status: number } {
+  const message = readableError(err);
+  if (message === undefined || (err as PlughostError).code === 'FORBIDDEN') throw err;
+  return { error: `${(err as PlughostError).code}: ${message}`, status: (err as PlughostError).status };
+}
+
 /** The audit log's actor for the signed-in principal, as the REST API writes it. */
 export const actorOf = (p: Principal) => `${p.kind}:${p.tokenId}`;
 

@@ -16,8 +16,11 @@ import { installRoutes } from './pages/install.ts';
 import { installationRoutes } from './pages/installations.ts';
 import { loginRoutes } from './pages/login.ts';
 import { queueRoutes } from './pages/queues.ts';
+import { runPageRoutes } from './pages/run.ts';
 import { runRoutes } from './pages/runs.ts';
 import { scheduleRoutes } from './pages/schedules.ts';
+import { tokenRoutes } from './pages/tokens.ts';
+import { webhookRoutes } from './pages/webhook.ts';
 import { workspaceRoutes } from './pages/workspaces.ts';
 import { createSessions, sameOrigin } from './session.ts';
 
@@ -51,8 +54,11 @@ export function adminUi(apiDeps: ApiDeps & { log: Logger }): Middleware {
   installationRoutes(router, deps);
   installRoutes(router, deps);
   scheduleRoutes(router, deps);
+  webhookRoutes(router, deps);
   runRoutes(router, deps);
+  runPageRoutes(router, deps);
   queueRoutes(router, deps);
+  tokenRoutes(router, deps);
   const routes = router.routes();
 
   const handle = async (ctx: Context) => {

@@ -1,5 +1,6 @@
 // The admin UI's page frame (header, navigation, flash message, inline stylesheet) and the
-// small pieces every page uses: CSRF-carrying POST buttons, badges and zoned times.
+// small pieces every page uses: tables that stack into cards on a phone, CSRF-carrying POST
+// buttons, badges and zoned times.
 import { createHash } from 'node:crypto';
 import type { Principal } from '../../auth.ts';
 import { formatInZone } from '../../schedule/zoned-time.ts';
@@ -22,11 +23,11 @@ a{color:#2b5797}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #dde1e7;margin-bottom:1rem}
 th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #eceef2;vertical-align:top}
 th{background:#f0f2f5;font-weight:600;font-size:.85rem}
-td form,dd form{display:inline-block;margin:0 .25rem .15rem 0}
+td form,dd form,.actions form{display:inline-block;margin:0 .25rem .15rem 0}
 section.card{background:#fff;border:1px solid #dde1e7;padding:.9rem 1.1rem;margin-bottom:1rem}
 label{display:block;margin:.55rem 0 .15rem;font-weight:500}
 .hint{color:#5e6878;font-size:.85rem}
-input[type=text],input[type=password],input[type=number],input[type=email],input[type=url],input[type=tel],input[type=date],select,textarea{
+input[type=text],input[type=password],input[type=number],input[type=email],input[type=url],input[type=tel],input[type=date],input[type=datetime-local],select,textarea{
  font:inherit;padding:.3rem .45rem;border:1px solid #b9c1cd;border-radius:3px;min-width:16rem;max-width:100%}
 textarea{width:100%;min-height:7rem;font-family:ui-monospace,Menlo,Consolas,monospace}
 button{font:inherit;padding:.25rem .75rem;border:1px solid #34517d;background:#34517d;color:#fff;border-radius:3px;cursor:pointer}
@@ -38,13 +39,30 @@ button.quiet{background:#fff;color:#34517d}button.danger{background:#a0302a;bord
 .badge.good{background:#dcefdf;color:#1e6130}.badge.bad{background:#f6dedc;color:#8a231c}.badge.warn{background:#fbf0d2;color:#7a5a07}
 pre{background:#f7f8fa;border:1px solid #e1e4ea;padding:.6rem;overflow:auto;white-space:pre-wrap;word-break:break-word;margin:.3rem 0}
 code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}dt{font-weight:600}dd{margin:0}
+dl{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.25rem 1rem;margin:0}dt{font-weight:600}dd{margin:0}
+td,dd{overflow-wrap:break-word}td code,dd code{overflow-wrap:anywhere}button{white-space:nowrap}
+section.card>h2:first-child{margin-top:0}
+button[disabled]{opacity:.45;cursor:not-allowed}
+.secret{font-size:1rem;background:#fffbe6;border:1px dashed #c9a227;padding:.5rem;user-select:all}
+details summary{cursor:pointer;margin:.6rem 0 .2rem;color:#34517d}
+ol.times{margin:.3rem 0;padding-left:1.4rem}
+@media (max-width:40rem){
+ header,nav.ws{padding-left:.75rem;padding-right:.75rem}main{padding:0 .75rem}
+ table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:100%}
+ table.stack thead{display:none}
+ table.stack tr{border-bottom:2px solid #dde1e7;padding:.35rem 0}
+ table.stack td{border:0;padding:.15rem .6rem}table.stack td:empty{display:none}
+ table.stack td[data-label]:not([data-label=""])::before{content:attr(data-label);display:block;font-size:.75rem;font-weight:600;color:#5e6878}
+ dl{grid-template-columns:minmax(0,1fr)}dd{margin-bottom:.35rem}
+ input[type=text],input[type=password],input[type=number],input[type=email],input[type=url],input[type=tel],input[type=date],input[type=datetime-local],select,textarea{min-width:0;width:100%}
+ .row>div{flex:1 1 100%}
+}
 `;
 
 /** The stylesheet's hash, for a Content-Security-Policy that allows it and no other style or script. */
 export const STYLE_HASH = `sha256-${createHash('sha256').update(STYLE).digest('base64')}`;
 
-export type Section = 'workspaces' | 'overview' | 'schedules' | 'runs' | 'queues';
+export type Section = 'workspaces' | 'overview' | 'schedules' | 'runs' | 'queues' | 'tokens';
 
 export interface PageContext {
   principal?: Principal | undefined;
@@ -62,7 +80,8 @@ function navigation(pc: PageContext): SafeHtml {
 ${link('overview', path`/admin/workspaces/${ws.id}`, 'Installations')}
 ${link('schedules', path`/admin/workspaces/${ws.id}/schedules`, 'Schedules')}
 ${link('runs', path`/admin/workspaces/${ws.id}/runs`, 'Run history')}
-${link('queues', path`/admin/workspaces/${ws.id}/queues`, 'Message queues')}</nav>`;
+${link('queues', path`/admin/workspaces/${ws.id}/queues`, 'Message queues')}
+${link('tokens', path`/admin/workspaces/${ws.id}/tokens`, 'Tokens and keys')}</nav>`;
 }
 
 /** A whole page. */
@@ -85,10 +104,22 @@ export function csrfField(pc: PageContext): SafeHtml {
   return html`<input type="hidden" name="_csrf" value="${pc.csrf ?? ''}">`;
 }
 
-/** A one-button POST form. */
-export function postButton(pc: PageContext, action: string, label: string, opts: { fields?: Record<string, string>; style?: 'quiet' | 'danger'; extra?: HtmlValue } = {}): SafeHtml {
+/** A one-button POST form; `disabled` (a reason) greys the button out and names why as its title. */
+export function postButton(pc: PageContext, action: string, label: string, opts: { fields?: Record<string, string>; style?: 'quiet' | 'danger'; extra?: HtmlValue; disabled?: string } = {}): SafeHtml {
   const fields = Object.entries(opts.fields ?? {}).map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`);
-  return html`<form method="post" action="${action}">${csrfField(pc)}${fields}${opts.extra}<button type="submit"${trusted(opts.style ? ` class="${opts.style}"` : '')}>${label}</button></form>`;
+  const off = opts.disabled === undefined ? '' : html` disabled title="${opts.disabled}"`;
+  return html`<form method="post" action="${action}">${csrfField(pc)}${fields}${opts.extra}<button type="submit"${trusted(opts.style ? ` class="${opts.style}"` : '')}${off}>${label}</button></form>`;
+}
+
+/**
+ * A table whose rows become labelled cards on a narrow screen: each cell carries its column's
+ * name (`data-label`), which the stylesheet shows above the cell when the header row is hidden.
+ */
+export function dataTable(columns: readonly string[], rows: ReadonlyArray<readonly HtmlValue[]>, empty: HtmlValue): SafeHtml {
+  const body = rows.length
+    ? rows.map((cells) => html`<tr>${cells.map((c, i) => html`<td data-label="${columns[i] ?? ''}">${c}</td>`)}</tr>`)
+    : html`<tr><td colspan="${columns.length}" class="hint">${empty}</td></tr>`;
+  return html`<table class="stack"><thead><tr>${columns.map((c) => html`<th scope="col">${c}</th>`)}</tr></thead><tbody>${body}</tbody></table>`;
 }
 
 export function errorBox(message: string): SafeHtml {
@@ -96,15 +127,16 @@ export function errorBox(message: string): SafeHtml {
 }
 
 const GOOD = new Set(['succeeded', 'sent', 'active']);
-const BAD = new Set(['failed', 'timed-out', 'inactive', 'paused', 'broken']);
+const BAD = new Set(['failed', 'timed-out', 'inactive', 'paused', 'broken', 'revoked']);
 
 export function badge(text: string): SafeHtml {
   const tone = GOOD.has(text) ? ' good' : BAD.has(text) ? ' bad' : text === 'running' || text === 'unsent' || text === 'sending' ? ' warn' : '';
   return html`<span class="badge${trusted(tone)}">${text}</span>`;
 }
 
-/** An instant as the wall time of `tz`, with the zone named. */
+/** An instant as the wall time of `tz`, with the zone named; the UTC time (ISO 8601) is its title, shown on hover without script. */
 export function zoned(instant: number | null | undefined, tz: string): SafeHtml {
   if (instant === null || instant === undefined) return html`<span class="hint">—</span>`;
-  return html`<time datetime="${new Date(instant).toISOString()}">${formatInZone(instant, tz)}</time> <span class="hint">${tz}</span>`;
+  const utc = new Date(instant).toISOString();
+  return html`<time datetime="${utc}" title="${utc}">${formatInZone(instant, tz)}</time> <span class="hint">${tz}</span>`;
 }

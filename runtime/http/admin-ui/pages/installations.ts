@@ -1,14 +1,16 @@
 // A workspace's installations (its overview page) and one installation: settings (iparams,
-// secure ones write-only), activate/deactivate, upgrade to another version, uninstall.
+// secure ones write-only; a failed save shows what was typed), activate/deactivate, upgrade to
+// another version, uninstall.
 import { PlughostError } from '../../../errors.ts';
 import { parsePage } from '../../../store/page.ts';
-import { act, pageContext, sendPage, workspaceOf, type UiDeps, type UiRouter } from '../context.ts';
+import type { Workspace } from '../../../store/workspaces.ts';
+import { act, pageContext, seeOther, sendPage, shownError, workspaceOf, type UiContext, type UiDeps, type UiRouter } from '../context.ts';
 import { html, path, query } from '../html.ts';
-import { iparamsFromForm, iparamFields } from '../iparams.ts';
-import { badge, csrfField, page, postButton, zoned } from '../layout.ts';
+import { iparamsFromForm, iparamFields, writeOnly } from '../iparams.ts';
+import { badge, csrfField, dataTable, errorBox, page, postButton, zoned } from '../layout.ts';
 
 export function installationRoutes(router: UiRouter, deps: UiDeps) {
-  const { installations, store, registry } = deps;
+  const { installations, store, registry, sessions } = deps;
   const base = '/workspaces/:ws/installations/:id';
   const pathOf = (ws: string, id: string) => path`/admin/workspaces/${ws}/installations/${id}`;
 
@@ -16,29 +18,29 @@ export function installationRoutes(router: UiRouter, deps: UiDeps) {
     const ws = await workspaceOf(ctx, deps);
     const list = await installations.list(ws.id, parsePage(ctx.query));
     const pc = pageContext(ctx, 'overview', ws);
-    const rows = list.data.map((i) => html`<tr>
-<td><a href="${pathOf(ws.id, i.id)}">${i.displayName}</a><div class="hint">${i.plugin}</div></td><td>${i.version}</td><td><code>${i.namespace}</code></td>
-<td>${badge(i.active ? 'active' : 'inactive')}${i.loadError ? html` ${badge('broken')}` : ''}</td>
-<td>${postButton(pc, `${pathOf(ws.id, i.id)}/active`, i.active ? 'Deactivate' : 'Activate', { fields: { active: i.active ? 'false' : 'true' }, style: 'quiet' })}
-<a href="${pathOf(ws.id, i.id)}">Manage</a></td></tr>`);
+    const rows = list.data.map((i) => [
+      html`<a href="${pathOf(ws.id, i.id)}">${i.displayName}</a><div class="hint">${i.plugin}</div>`, i.version, html`<code>${i.namespace}</code>`,
+      html`${badge(i.active ? 'active' : 'inactive')}${i.loadError ? html` ${badge('broken')}` : ''}`,
+      html`${postButton(pc, `${pathOf(ws.id, i.id)}/active`, i.active ? 'Deactivate' : 'Activate', { fields: { active: i.active ? 'false' : 'true' }, style: 'quiet' })}
+<a href="${pathOf(ws.id, i.id)}">Manage</a>`,
+    ]);
     const body = html`<p class="hint">Workspace <code>${ws.id}</code> · time zone ${ws.timezone}</p>
 <p><a href="${path`/admin/workspaces/${ws.id}/install`}">Install a plugin →</a></p>
-<table><thead><tr><th>Plugin</th><th>Version</th><th>Namespace</th><th>Status</th><th>Actions</th></tr></thead>
-<tbody>${rows.length ? rows : html`<tr><td colspan="5" class="hint">Nothing is installed in this workspace yet.</td></tr>`}</tbody></table>
+${dataTable(['Plugin', 'Version', 'Namespace', 'Status', 'Actions'], rows, 'Nothing is installed in this workspace yet.')}
 ${list.nextCursor ? html`<p><a href="${path`/admin/workspaces/${ws.id}` + query({ cursor: list.nextCursor })}">Next page →</a></p>` : ''}`;
     sendPage(ctx, page(pc, `Installations`, body));
   });
 
-  router.get(base, async (ctx) => {
-    const ws = await workspaceOf(ctx, deps);
-    const inst = await store.installations.require(ws.id, ctx.params.id);
+  /** The installation's page; after a failed save of its settings, `failed` keeps what was typed (never write-only values) and the error. */
+  const render = async (ctx: UiContext, ws: Workspace, id: string, failed?: { error: string; status: number; iparams: Record<string, unknown> }) => {
+    const inst = await store.installations.require(ws.id, id);
     const view = await installations.view(inst);
     const manifest = (await store.pluginVersions.get(inst.pluginName, inst.pluginVersion))!.manifest;
     const versions = await registry.versions(inst.pluginName);
     const schedules = [...await store.schedules.ofInstallation(inst.id, 'plugin'), ...await store.schedules.ofInstallation(inst.id, 'hook')];
     const pc = pageContext(ctx, 'overview', ws);
     const here = pathOf(ws.id, inst.id);
-    const body = html`<section class="card"><dl>
+    const body = html`${failed ? errorBox(failed.error) : ''}<section class="card"><dl>
 <dt>Plugin</dt><dd>${view.plugin} <span class="hint">(${view.displayName})</span></dd>
 <dt>Version</dt><dd>${view.version}</dd><dt>Namespace</dt><dd><code>${view.namespace}</code></dd>
 <dt>Status</dt><dd>${badge(view.active ? 'active' : 'inactive')} ${postButton(pc, `${here}/active`, view.active ? 'Deactivate' : 'Activate', { fields: { active: view.active ? 'false' : 'true', from: 'installation' }, style: 'quiet' })}</dd>
@@ -49,7 +51,7 @@ ${view.loadError ? html`<dt>Code</dt><dd>${badge('broken')} <code>${view.loadErr
 <dt>Installed</dt><dd>${zoned(inst.createdAt, ws.timezone)}</dd><dt>Changed</dt><dd>${zoned(inst.updatedAt, ws.timezone)}</dd></dl></section>
 
 <h2>Settings</h2><section class="card"><form method="post" action="${here}/iparams">${csrfField(pc)}
-${iparamFields(manifest.iparams, view.iparams, view.secureIparamsSet, true)}
+${iparamFields(manifest.iparams, failed?.iparams ?? view.iparams, view.secureIparamsSet, true)}
 ${Object.keys(manifest.iparams).length ? html`<p><button type="submit">Save settings</button></p>` : ''}</form></section>
 
 <h2>Upgrade</h2><section class="card"><form method="post" action="${here}/version" class="row">${csrfField(pc)}
@@ -60,7 +62,11 @@ ${Object.keys(manifest.iparams).length ? html`<p><button type="submit">Save sett
 <h2>Uninstall</h2><section class="card">${postButton(pc, `${here}/uninstall`, 'Uninstall', {
       style: 'danger', extra: html`<label><input type="checkbox" name="confirm" value="yes" required> Remove this installation, its settings and its schedules</label>`,
     })}</section>`;
-    sendPage(ctx, page(pc, view.displayName, body));
+    sendPage(ctx, page(pc, view.displayName, body), failed?.status ?? 200);
+  };
+
+  router.get(base, async (ctx) => {
+    await render(ctx, await workspaceOf(ctx, deps), ctx.params.id);
   });
 
   router.post(`${base}/active`, async (ctx) => {
@@ -75,12 +81,17 @@ ${Object.keys(manifest.iparams).length ? html`<p><button type="submit">Save sett
 
   router.post(`${base}/iparams`, async (ctx) => {
     const ws = await workspaceOf(ctx, deps);
-    await act(ctx, deps, pathOf(ws.id, ctx.params.id), async () => {
-      const inst = await store.installations.require(ws.id, ctx.params.id);
-      const manifest = (await store.pluginVersions.get(inst.pluginName, inst.pluginVersion))!.manifest;
-      const view = await installations.change(ws.id, inst.id, { iparams: iparamsFromForm(manifest.iparams, ctx.state.form, true) });
-      return { notice: `Settings of ${view.displayName} saved.` };
-    });
+    const inst = await store.installations.require(ws.id, ctx.params.id);
+    const manifest = (await store.pluginVersions.get(inst.pluginName, inst.pluginVersion))!.manifest;
+    const iparams = iparamsFromForm(manifest.iparams, ctx.state.form, true);
+    try {
+      const view = await installations.change(ws.id, inst.id, { iparams });
+      await sessions.flash(ctx, { kind: 'notice', text: `Settings of ${view.displayName} saved.` });
+      seeOther(ctx, pathOf(ws.id, inst.id));
+    } catch (err) {
+      const kept = Object.fromEntries(Object.entries(iparams).filter(([k]) => manifest.iparams[k] && !writeOnly(manifest.iparams[k])));
+      await render(ctx, ws, inst.id, { ...shownError(err), iparams: kept });
+    }
   });
 
   router.post(`${base}/version`, async (ctx) => {

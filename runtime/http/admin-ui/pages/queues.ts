@@ -6,7 +6,7 @@ import { checkGroup } from '../../../haplo/integration-messages.ts';
 import type { Workspace } from '../../../store/workspaces.ts';
 import { act, actorOf, pageContext, readableError, seeOther, sendPage, workspaceOf, type UiContext, type UiDeps, type UiRouter } from '../context.ts';
 import { html, path, prettyJson, query } from '../html.ts';
-import { badge, csrfField, errorBox, page, postButton, zoned } from '../layout.ts';
+import { badge, csrfField, dataTable, errorBox, page, postButton, zoned } from '../layout.ts';
 
 const PAGE = 50;
 
@@ -20,15 +20,15 @@ export function queueRoutes(router: UiRouter, deps: UiDeps) {
     const ws = await workspaceOf(ctx, deps);
     const pc = pageContext(ctx, 'queues', ws);
     const [queues, sending] = await Promise.all([store.messages.queues(ws.id), cloneGuard.status()]);
-    const rows = queues.map((q) => html`<tr>
-<td><a href="${queuePath(ws.id, q.group)}">${q.title}</a><div class="hint"><code>${q.group}</code> · ${q.method}</div><div class="hint">${q.description}</div></td>
-<td>${badge('unsent')} ${q.unsent}</td><td>${badge('sent')} ${q.sent}</td><td>${zoned(q.lastSentAt, ws.timezone)}</td>
-<td>${q.lastError ? html`<div class="flash error">${q.lastError}</div><div class="hint">${zoned(q.lastErrorAt, ws.timezone)}</div>` : ''}</td>
-<td>${q.method === 'send' ? postButton(pc, `${queuePath(ws.id, q.group)}/send`, 'Send now', { fields: { from: 'list' } }) : html`<span class="hint">polled</span>`}</td></tr>`);
+    const rows = queues.map((q) => [
+      html`<a href="${queuePath(ws.id, q.group)}">${q.title}</a><div class="hint"><code>${q.group}</code> · ${q.method}</div><div class="hint">${q.description}</div>`,
+      html`${badge('unsent')} ${q.unsent}`, html`${badge('sent')} ${q.sent}`, zoned(q.lastSentAt, ws.timezone),
+      q.lastError ? html`<div class="flash error">${q.lastError}</div><div class="hint">${zoned(q.lastErrorAt, ws.timezone)}</div>` : '',
+      q.method === 'send' ? postButton(pc, `${queuePath(ws.id, q.group)}/send`, 'Send now', { fields: { from: 'list' } }) : html`<span class="hint">polled</span>`,
+    ]);
     const guard = sending.enabled ? '' : html`${errorBox('This store was copied from another host, so sending integration messages is off here.')}
 ${ctx.state.principal.kind === 'operator' ? postButton(pc, '/admin/sending/enable', 'Enable sending on this host', { style: 'danger' }) : html`<p class="hint">An operator can enable it.</p>`}`;
-    const body = html`${guard}<table><thead><tr><th>Queue</th><th>Unsent</th><th>Sent</th><th>Last sent</th><th>Last error</th><th>Actions</th></tr></thead>
-<tbody>${rows.length ? rows : html`<tr><td colspan="6" class="hint">No message queues in this workspace.</td></tr>`}</tbody></table>`;
+    const body = html`${guard}${dataTable(['Queue', 'Unsent', 'Sent', 'Last sent', 'Last error', 'Actions'], rows, 'No message queues in this workspace.')}`;
     sendPage(ctx, page(pc, 'Message queues', body));
   });
 
@@ -38,16 +38,15 @@ ${ctx.state.principal.kind === 'operator' ? postButton(pc, '/admin/sending/enabl
     const [queue, list] = await Promise.all([store.messages.queue(ws.id, group), store.messages.list(ws.id, group, status, PAGE + 1, before)]);
     const pc = pageContext(ctx, 'queues', ws);
     const here = queuePath(ws.id, group);
-    const rows = list.slice(0, PAGE).map((m) => html`<tr><td>${m.id}</td><td>${badge(m.status)}</td>
-<td>${zoned(m.createdAt, ws.timezone)}${m.sentAt !== null ? html`<div class="hint">sent ${zoned(m.sentAt, ws.timezone)}</div>` : ''}</td>
-<td><pre>${prettyJson(m.data)}</pre></td>
-<td>${m.status === 'sent' ? postButton(pc, `${here}/messages/${m.id}/unsent`, 'Mark unsent', { style: 'quiet' }) : ''}</td></tr>`);
+    const rows = list.slice(0, PAGE).map((m) => [
+      m.id, badge(m.status), html`${zoned(m.createdAt, ws.timezone)}${m.sentAt !== null ? html`<div class="hint">sent ${zoned(m.sentAt, ws.timezone)}</div>` : ''}`,
+      html`<pre>${prettyJson(m.data)}</pre>`, m.status === 'sent' ? postButton(pc, `${here}/messages/${m.id}/unsent`, 'Mark unsent', { style: 'quiet' }) : '',
+    ]);
     const tabs = [undefined, 'unsent', 'sent'].map((s) => (s === status ? html`<strong>${s ?? 'all'}</strong>` : html`<a href="${here + query({ status: s })}">${s ?? 'all'}</a>`));
     const body = html`${failed ? errorBox(failed.error) : ''}<p class="hint"><code>${group}</code>${queue ? html` · ${queue.method} · ${queue.description}` : ' · not discovered'}</p>
 ${queue?.method !== 'poll' ? postButton(pc, `${here}/send`, 'Send now') : ''}
 <p>Show: ${tabs.map((t, i) => html`${i ? ' · ' : ''}${t}`)}</p>
-<table><thead><tr><th>Id</th><th>Status</th><th>Added</th><th>Data</th><th>Actions</th></tr></thead>
-<tbody>${rows.length ? rows : html`<tr><td colspan="5" class="hint">No messages.</td></tr>`}</tbody></table>
+${dataTable(['Id', 'Status', 'Added', 'Data', 'Actions'], rows, 'No messages.')}
 ${list.length > PAGE ? html`<p><a href="${here + query({ status, cursor: list[PAGE - 1]!.id })}">Older messages →</a></p>` : ''}
 <h2>Add a message by hand</h2><section class="card"><form method="post" action="${here}/messages">${csrfField(pc)}
 <label for="data">Message data (a JSON object)</label><textarea id="data" name="data" required>${failed?.text ?? '{\n  \n}'}</textarea>

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { createTestHost, type TestHost, type TestInstallation } from '../../../testing.ts';
+import { createTestHost, type TestHost, type TestInstallation } from 'plughost/sdk/testing';
 
 const pluginDir = path.join(import.meta.dirname, '..');
 const group = 'haplo-starter';
