@@ -14,6 +14,7 @@ import {
 import type { LoadedPackage, PackageFiles } from './archive.ts';
 import { isFdkApp, type PackageIdentity } from './fdk.ts';
 import { withDependencies } from './fdk-dependencies.ts';
+import { compileTypeScriptSources } from './typescript-sources.ts';
 
 // A fixed time makes the same folder pack to the same bytes, wherever and whenever it is packed.
 const PACKED_MTIME = new Date('2020-01-01T00:00:00Z');
@@ -113,10 +114,11 @@ export async function readPackageDirectory(dir: string, identity?: PackageIdenti
   }
   const walk: Walk = { root, files: new Map(), budget: new PackageBudget(), toolingModules: await dependsOnPlughost(root) };
   await walkFolder(walk, root, '', new Set([root]));
-  checkPackageTree(walk.files);
-  const manifest = manifestOf(walk.files, identity);
+  const files = compileTypeScriptSources(walk.files);
+  checkPackageTree(files);
+  const manifest = manifestOf(files, identity);
   // An FDK app's manifest dependencies join its package, as `fdk pack` adds them.
-  return { manifest, files: isFdkApp(walk.files) ? await withDependencies(walk.files) : walk.files };
+  return { manifest, files: isFdkApp(files) ? await withDependencies(files) : files };
 }
 
 /** Packs files as a deterministic .tar.gz: sorted paths, fixed times, no owners. */
