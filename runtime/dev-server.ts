@@ -7,6 +7,7 @@
 // through every due time so that each occurrence fires as it would have; asked for
 // `application/x-ndjson`, it answers one line per run as each finishes, progress lines and a
 // final summary, flushed as they happen. Times are printed in the run's workspace zone.
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,6 +30,7 @@ import { sanitizedName } from './packages/fdk.ts';
 import { validateIparams } from './packages/iparams.ts';
 import type { PluginManifest } from './packages/manifest.ts';
 import { readPackageDirectory } from './packages/pack.ts';
+import { devPage, type DevPageState } from './dev/dev-page.ts';
 import { checkSyntax, clockProgressLine, devVersion, formatInstant, formatRun, hashFiles, isInside, jsonLines, problemOf, watchTree } from './dev/dev-tools.ts';
 import type { PackageFiles, SandboxPlugin } from './sandbox/types.ts';
 import type { Installation } from './store/installations.ts';
@@ -294,6 +296,8 @@ export async function startDevServer(options: DevServerOptions) {
       return current;
     };
 
+    /** What the dev page shows as loaded. */
+    let loadedNow: ReturnType<DevPageState['loaded']>;
     const reloadOnce = async (): Promise<ReloadResult> => {
       const started = performance.now();
       const ms = () => Math.round(performance.now() - started);
@@ -350,6 +354,7 @@ export async function startDevServer(options: DevServerOptions) {
 
     const report = (r: ReloadResult) => {
       if (r.status === 'reloaded') {
+        loadedNow = { name: `${r.plugin}@${r.version}`, installationId: r.installationId, events: [...(r.onScheduledEvent ? ['onScheduledEvent'] : []), ...r.events], hooks: r.hooks };
         print(`loaded ${r.plugin}@${r.version} (installation ${r.installationId}) in ${r.durationMs} ms`);
         for (const u of r.urls) print(`  ${u}`);
         if (r.onScheduledEvent) print(`  onScheduledEvent: ${r.onScheduledEvent} (plughost trigger event ${r.installationId})`);
@@ -431,9 +436,11 @@ export async function startDevServer(options: DevServerOptions) {
     const devHandler = devApp.callback();
     const listenHost = options.listenHost ?? '127.0.0.1';
     // The host's own server, so a stop drains in-flight requests like `plughost serve`.
+    const pageKey = randomBytes(12).toString('hex');
+    let pageHandler: ReturnType<typeof devPage> | undefined;
     url = await host.listen(options.port ?? 3000, listenHost, (req) => {
       const p = (req.url ?? '/').split('?')[0]!;
-      return p === '/api/v1/dev' || p.startsWith('/api/v1/dev/') ? (rq, rs) => void devHandler(rq, rs) : undefined;
+      return p === '/api/v1/dev' || p.startsWith('/api/v1/dev/') ? (rq, rs) => void devHandler(rq, rs) : pageHandler?.(req);
     }).catch((err: Error & { code?: string }) => {
       throw err.code === 'EADDRINUSE'
         ? new Error(`port ${options.port ?? 3000} on ${listenHost} is in use (another plughost?); pass --port with a free port, or --port 0 for any`)
@@ -443,6 +450,8 @@ export async function startDevServer(options: DevServerOptions) {
 
     print(`listening on ${url} (data in ${hostOptions.databaseUrl ? 'PostgreSQL' : dataDir}${tempData ? ', removed on exit' : ''})`);
     print(`operator token: ${operatorToken}`);
+    pageHandler = devPage({ url, workspaceId, zone: devZone, operatorToken, dir, loaded: () => loadedNow }, pageKey);
+    print(`dev page: ${url}/dev/${pageKey} (fire events and hooks, move the clock, see the runs)`);
     print(`workspace ${workspaceId} (${devZone}); virtual clock at ${formatInstant(clock.now(), devZone)}, following real time`);
     await reload();
 

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { formatRun, runLine } from '../dev/dev-tools.ts';
 import type { Run } from '../store/runs.ts';
 import { call, withClientOptions, workspaceZone, type ClientOptions } from './client.ts';
-import { parseDuration } from './trigger.ts';
+import { parseDuration } from '../dev/dev-tools.ts';
 
 interface RunsFlags extends ClientOptions {
   workspace: string; installation?: string; kind?: string; status?: string; limit: string; logs?: boolean; follow?: boolean; interval: string;

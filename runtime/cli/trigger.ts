@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { clockProgressLine, formatInstant, formatRun } from '../dev/dev-tools.ts';
+import { clockProgressLine, formatInstant, formatRun, parseDuration } from '../dev/dev-tools.ts';
 import { parseInstant } from '../http/routes/triggers.ts';
 import type { Run } from '../store/runs.ts';
 import { call, callLines, withClientOptions, workspaceZone, type ClientOptions } from './client.ts';
@@ -16,19 +16,6 @@ import { call, callLines, withClientOptions, workspaceZone, type ClientOptions }
 interface Flags extends ClientOptions { workspace: string }
 const enc = encodeURIComponent;
 const installation = (f: Flags, id: string) => `/api/v1/workspaces/${enc(f.workspace)}/installations/${enc(id)}`;
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `90s`, `30m`, `1h`, `1h30m`, `2d`, `250ms` → milliseconds. */
-export function parseDuration(text: string): number {
-  const parts = [...text.trim().matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text.trim()) {
-    throw new Error(`${JSON.stringify(text)} is not a duration; write e.g. 90s, 30m, 1h, 1h30m or 2d`);
-  }
-  const ms = Math.round(parts.reduce((sum, p) => sum + Number(p[1]) * UNIT_MS[p[2]!]!, 0));
-  if (ms <= 0) throw new Error(`${JSON.stringify(text)} is not a positive duration`);
-  return ms;
-}
 
 /** An instant with a zone (`--at`, `--set`); checked here so a typo fails before the host is called. */
 function instant(flag: string, text: string): string {

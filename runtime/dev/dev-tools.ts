@@ -181,3 +181,16 @@ export function isInside(child: string, parent: string): boolean {
   const rel = path.relative(parent, child);
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `90s`, `30m`, `1h`, `1h30m`, `2d`, `250ms` → milliseconds. */
+export function parseDuration(text: string): number {
+  const parts = [...text.trim().matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text.trim()) {
+    throw new Error(`${JSON.stringify(text)} is not a duration; write e.g. 90s, 30m, 1h, 1h30m or 2d`);
+  }
+  const ms = Math.round(parts.reduce((sum, p) => sum + Number(p[1]) * UNIT_MS[p[2]!]!, 0));
+  if (ms <= 0) throw new Error(`${JSON.stringify(text)} is not a positive duration`);
+  return ms;
+}
