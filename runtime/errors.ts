@@ -49,6 +49,7 @@ export const errorCodes = {
   SERVICE_NOT_IMPLEMENTED: { status: 404, doc: 'no installation in the workspace implements that Haplo service' },
   SERVICE_DEADLOCK: { status: 409, doc: 'a synchronous service call would call back into an installation already waiting on it' },
   QUEUE_NOT_FOUND: { status: 404, doc: 'no integration-message queue or message with that name or id in the workspace' },
+  POLL_KEY_NOT_FOUND: { status: 404, doc: 'no Haplo poll key with that id in the workspace (a revoked key is gone)' },
   SENDING_DISABLED: { status: 409, doc: 'this store is a copy (clone guard): an operator must enable sending on this host first' },
   SEND_FAILED: { status: 502, doc: 'sending a queue\'s messages failed; they stay unsent and the error is recorded on the queue' },
   WEBHOOK_FAILED: { status: 502, doc: 'a scheduled webhook\'s endpoint answered with an error status' },

@@ -2,7 +2,8 @@
 // a message, `send` formats a queue's unsent messages and POSTs them (marked sent only on a
 // 2xx), `discover` is asked of every installation, and the poll API hands out the oldest
 // unsent messages with a token that marks exactly those. Formatting and the HTTP request are
-// the plugins' `write-messages:GROUP` and `setup-http-request:GROUP` services.
+// the plugins' `write-messages:GROUP` and `setup-http-request:GROUP` services. Poll keys (one
+// queue each) are made, listed and revoked here; the routes that call these audit the acts.
 import type { EgressClient } from '../egress/index.ts';
 import { bodyExcerpt } from '../runs/outcome.ts';
 import type { RunSink } from '../runs/record.ts';
@@ -166,10 +167,25 @@ export function createIntegrationMessages(deps: IntegrationMessagesDeps) {
       const markedCount = ids ? await store.messages.markSent(workspaceId, group, ids, now()) : 0;
       return { markedCount, unreadCount: await store.messages.unsentCount(workspaceId, group) };
     },
-    async createKey(workspaceId: string, group: string): Promise<string> {
+    /** A poll key for one queue: the key is in this answer only (the store keeps its hash). */
+    async createKey(workspaceId: string, group: string): Promise<{ id: string; key: string }> {
       const key = newToken('phk');
-      await store.messages.addKey(newId('key'), workspaceId, group, hashToken(key), now());
-      return key;
+      const id = newId('key');
+      await store.messages.addKey(id, workspaceId, group, hashToken(key), now());
+      return { id, key };
+    },
+    /** A workspace's poll keys: ids, queues and creation times, never a key. */
+    async keys(workspaceId: string): Promise<Array<{ id: string; group: string; createdAt: number }>> {
+      await store.workspaces.require(workspaceId);
+      return store.messages.keys(workspaceId);
+    },
+    /** Revokes a poll key (deletes it: the poll API refuses it from now on); returns what it was, for the audit. */
+    async revokeKey(workspaceId: string, id: string): Promise<{ id: string; group: string; createdAt: number }> {
+      const found = (await store.messages.keys(workspaceId)).find((k) => k.id === id);
+      if (!found || !(await store.messages.deleteKey(workspaceId, id))) {
+        throw new PlughostError('POLL_KEY_NOT_FOUND', `workspace \`${workspaceId}\` has no poll key \`${id}\` (a revoked key is deleted); GET /api/v1/workspaces/${workspaceId}/integration-messages/keys lists its keys`);
+      }
+      return found;
     },
   };
 }

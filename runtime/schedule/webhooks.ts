@@ -1,5 +1,7 @@
 // Scheduled webhooks (Zengine): workspace admins create them over REST; each fires a POST to
 // a plugin route on this host (in-process) or to an absolute URL (under the egress policy).
+// Create, change and preview share one plan of the schedule to store, so a preview (the REST
+// API's and the admin UI's) shows the fire times a save gives.
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { PlughostError } from '../errors.ts';
@@ -8,7 +10,7 @@ import type { Secrets } from '../secrets.ts';
 import type { Schedule } from '../store/schedules.ts';
 import type { Store } from '../store/store.ts';
 import { isTimeZone } from '../workspaces.ts';
-import { checkCron, nextAfter, type Recurrence } from './recurrence.ts';
+import { checkCron, nextAfter, preview as previewTimes, type Recurrence } from './recurrence.ts';
 import { formatInZone, instantToWall, parseWall, wallToInstant } from './zoned-time.ts';
 
 // The workspace of an in-process path is checked against the webhook's (create and change).
@@ -48,6 +50,12 @@ export const webhookChangeInput = z.object({
   // null: follow the host's `schedules.graceMs`.
   misfireGraceSeconds: fields.misfireGraceSeconds.nullable().optional(),
 }).strict();
+
+export type WebhookCreateInput = z.infer<typeof webhookCreateInput>;
+export type WebhookChangeInput = z.infer<typeof webhookChangeInput>;
+
+/** A preview: the zone the webhook would have, whether it would be active, and its next fire times (epoch ms). */
+export interface WebhookPreview { timezone: string; active: boolean; times: number[] }
 
 /** The plugin route an in-process webhook URL calls. */
 export interface RouteTarget { workspaceId: string; namespace: string; route: string }
@@ -133,62 +141,86 @@ export function createWebhooks(deps: { store: Store; secrets: Secrets; now: () =
     return s;
   };
 
+  /** The webhook create would store at `at`, without its secret: the URL checked, the first fire time. */
+  const planCreate = async (workspaceId: string, input: WebhookCreateInput, at: number): Promise<Schedule> => {
+    const ws = await store.workspaces.require(workspaceId);
+    const checked = checkedUrl(workspaceId, input.url);
+    const timezone = input.timezone ?? ws.timezone ?? 'UTC';
+    const spec: WebhookSpec = {
+      url: checked, frequency: input.frequency ?? null, cron: input.cron ?? null, start: input.start ?? null, timezone,
+      description: input.description ?? '', createdWall: instantToWall(at, timezone),
+    };
+    const recurrence = webhookRecurrence(spec);
+    const id = newId('whk', at);
+    return {
+      id, workspaceId, installationId: null, kind: 'webhook', name: null, uniqueKey: `webhook:${id}`, spec: spec as never, recurrence,
+      active: input.isActive ?? true, nextRunAt: firstRun(spec, recurrence, at), misfire: input.misfire ?? 'coalesce',
+      overlap: input.overlap ?? 'skip', maxRetries: input.retries ?? 3,
+      misfireGraceMs: (input.misfireGraceSeconds ?? DEFAULT_MISFIRE_GRACE_SECONDS) * 1000, secret: null,
+      createdAt: at, updatedAt: at,
+    };
+  };
+
+  /** What change would store at `at` (the secret as it was), and whether the URL changed, which earns a new secret. */
+  const planChange = (workspaceId: string, s: Schedule, input: WebhookChangeInput, at: number): { updated: Schedule; retargeted: boolean } => {
+    const old = s.spec as unknown as WebhookSpec;
+    const checked = input.url === undefined ? undefined : checkedUrl(workspaceId, input.url);
+    const spec: WebhookSpec = {
+      ...old,
+      ...(checked !== undefined ? { url: checked } : {}),
+      ...(input.frequency !== undefined ? { frequency: input.frequency } : {}),
+      ...(input.cron !== undefined ? { cron: input.cron } : {}),
+      ...(input.start !== undefined ? { start: input.start } : {}),
+      ...(input.timezone !== undefined ? { timezone: input.timezone } : {}),
+      ...(input.description !== undefined ? { description: input.description } : {}),
+    };
+    if (!spec.frequency && !spec.cron) throw new PlughostError('INVALID_BODY', 'a scheduled webhook needs `frequency` or `cron`');
+    if (spec.timezone !== old.timezone && !spec.start) spec.createdWall = instantToWall(wallToInstant(old.createdWall, old.timezone), spec.timezone);
+    const timing = ['frequency', 'cron', 'start', 'timezone'].some((k) => (input as Record<string, unknown>)[k] !== undefined);
+    const resumed = input.isActive === true && !s.active;
+    const recurrence = webhookRecurrence(spec);
+    const updated: Schedule = {
+      ...s, spec: spec as never, recurrence, active: input.isActive ?? s.active,
+      misfire: input.misfire ?? s.misfire, overlap: input.overlap ?? s.overlap, maxRetries: input.retries ?? s.maxRetries, updatedAt: at,
+      misfireGraceMs: input.misfireGraceSeconds === undefined ? (s.misfireGraceMs ?? null) : input.misfireGraceSeconds === null ? null : input.misfireGraceSeconds * 1000,
+      // New timing, or a resume after a pause: the next slot from now, with no catch-up for the pause.
+      nextRunAt: timing ? firstRunAfterChange(spec, recurrence, at) : resumed ? nextAfter(recurrence, at) : s.nextRunAt,
+    };
+    return { updated, retargeted: checked !== undefined && checked !== old.url };
+  };
+
+  /**
+   * The next `count` fire times a save would give, saving nothing: of a new webhook, or with `id`
+   * of a change to that one (an empty change: its stored next runs). The same code as create and
+   * change, so a save fires at the times previewed (from the same `now`). Empty when it would never fire.
+   */
+  async function preview(workspaceId: string, input: WebhookCreateInput, count: number): Promise<WebhookPreview>;
+  async function preview(workspaceId: string, input: WebhookChangeInput, count: number, id: string): Promise<WebhookPreview>;
+  async function preview(workspaceId: string, input: WebhookCreateInput | WebhookChangeInput, count: number, id?: string): Promise<WebhookPreview> {
+    const at = now();
+    const s = id === undefined ? await planCreate(workspaceId, input as WebhookCreateInput, at) : planChange(workspaceId, await get(workspaceId, id), input, at).updated;
+    const first = s.nextRunAt;
+    const times = first === null || count < 1 ? [] : [first, ...previewTimes(s.recurrence, first, count - 1)];
+    return { timezone: (s.spec as unknown as WebhookSpec).timezone, active: s.active, times };
+  }
+
   return {
     view,
     get,
-    async create(workspaceId: string, input: z.infer<typeof webhookCreateInput>) {
-      const ws = await store.workspaces.require(workspaceId);
-      const checked = checkedUrl(workspaceId, input.url);
-      const at = now();
-      const timezone = input.timezone ?? ws.timezone ?? 'UTC';
-      const spec: WebhookSpec = {
-        url: checked, frequency: input.frequency ?? null, cron: input.cron ?? null, start: input.start ?? null, timezone,
-        description: input.description ?? '', createdWall: instantToWall(at, timezone),
-      };
-      const recurrence = webhookRecurrence(spec);
-      const id = newId('whk', at);
-      const s: Schedule = {
-        id, workspaceId, installationId: null, kind: 'webhook', name: null, uniqueKey: `webhook:${id}`, spec: spec as never, recurrence,
-        active: input.isActive ?? true, nextRunAt: firstRun(spec, recurrence, at), misfire: input.misfire ?? 'coalesce',
-        overlap: input.overlap ?? 'skip', maxRetries: input.retries ?? 3,
-        misfireGraceMs: (input.misfireGraceSeconds ?? DEFAULT_MISFIRE_GRACE_SECONDS) * 1000, secret: secrets.seal(randomBytes(24).toString('hex')),
-        createdAt: at, updatedAt: at,
-      };
+    async create(workspaceId: string, input: WebhookCreateInput) {
+      const s: Schedule = { ...(await planCreate(workspaceId, input, now())), secret: secrets.seal(randomBytes(24).toString('hex')) };
       await store.schedules.insert(s);
       return view(s);
     },
-    async change(workspaceId: string, id: string, input: z.infer<typeof webhookChangeInput>) {
-      const s = await get(workspaceId, id);
-      const old = s.spec as unknown as WebhookSpec;
-      const at = now();
-      const checked = input.url === undefined ? undefined : checkedUrl(workspaceId, input.url);
-      const spec: WebhookSpec = {
-        ...old,
-        ...(checked !== undefined ? { url: checked } : {}),
-        ...(input.frequency !== undefined ? { frequency: input.frequency } : {}),
-        ...(input.cron !== undefined ? { cron: input.cron } : {}),
-        ...(input.start !== undefined ? { start: input.start } : {}),
-        ...(input.timezone !== undefined ? { timezone: input.timezone } : {}),
-        ...(input.description !== undefined ? { description: input.description } : {}),
-      };
-      if (!spec.frequency && !spec.cron) throw new PlughostError('INVALID_BODY', 'a scheduled webhook needs `frequency` or `cron`');
-      if (spec.timezone !== old.timezone && !spec.start) spec.createdWall = instantToWall(wallToInstant(old.createdWall, old.timezone), spec.timezone);
-      const timing = ['frequency', 'cron', 'start', 'timezone'].some((k) => (input as Record<string, unknown>)[k] !== undefined);
-      const resumed = input.isActive === true && !s.active;
-      const recurrence = webhookRecurrence(spec);
-      const updated: Schedule = {
-        ...s, spec: spec as never, recurrence, active: input.isActive ?? s.active,
-        // A webhook pointed elsewhere gets a new secret: whoever saw the old one (the plugin it
-        // called receives it as X-Zengine-Webhook-Key) cannot sign for the new target.
-        ...(checked !== undefined && checked !== old.url ? { secret: secrets.seal(randomBytes(24).toString('hex')) } : {}),
-        misfire: input.misfire ?? s.misfire, overlap: input.overlap ?? s.overlap, maxRetries: input.retries ?? s.maxRetries, updatedAt: at,
-        misfireGraceMs: input.misfireGraceSeconds === undefined ? (s.misfireGraceMs ?? null) : input.misfireGraceSeconds === null ? null : input.misfireGraceSeconds * 1000,
-        // New timing, or a resume after a pause: the next slot from now, with no catch-up for the pause.
-        nextRunAt: timing ? firstRunAfterChange(spec, recurrence, at) : resumed ? nextAfter(recurrence, at) : s.nextRunAt,
-      };
-      await store.schedules.update(updated);
-      return view(updated);
+    async change(workspaceId: string, id: string, input: WebhookChangeInput) {
+      const { updated, retargeted } = planChange(workspaceId, await get(workspaceId, id), input, now());
+      // A webhook pointed elsewhere gets a new secret: whoever saw the old one (the plugin it
+      // called receives it as X-Zengine-Webhook-Key) cannot sign for the new target.
+      const saved = retargeted ? { ...updated, secret: secrets.seal(randomBytes(24).toString('hex')) } : updated;
+      await store.schedules.update(saved);
+      return view(saved);
     },
+    preview,
     async list(workspaceId: string) {
       await store.workspaces.require(workspaceId);
       return (await store.schedules.list(workspaceId, ['webhook'])).map(view);

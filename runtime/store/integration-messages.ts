@@ -144,6 +144,16 @@ export function integrationMessagesTable(db: Knex) {
     async addKey(id: string, workspaceId: string, group: string, keyHash: string, now: number): Promise<void> {
       await db('im_poll_keys').insert({ id, workspace_id: workspaceId, group_name: group, key_hash: keyHash, created_at: now });
     },
+    /** A workspace's poll keys, oldest first: ids, queues and creation times (a key is stored as its hash only). */
+    async keys(workspaceId: string): Promise<Array<{ id: string; group: string; createdAt: number }>> {
+      const rows: Array<{ id: string; group_name: string; created_at: number | string }> = await db('im_poll_keys')
+        .where({ workspace_id: workspaceId }).orderBy('created_at').orderBy('id').select('id', 'group_name', 'created_at');
+      return rows.map((r) => ({ id: r.id, group: r.group_name, createdAt: Number(r.created_at) }));
+    },
+    /** Deletes a poll key of the workspace, so it opens nothing from now on; false when the workspace has no key with that id. */
+    async deleteKey(workspaceId: string, id: string): Promise<boolean> {
+      return (await db('im_poll_keys').where({ workspace_id: workspaceId, id }).delete()) > 0;
+    },
     async keyScope(keyHash: string): Promise<{ workspaceId: string; group: string; keyHash: string } | undefined> {
       const r = await db('im_poll_keys').where({ key_hash: keyHash }).first();
       return r ? { workspaceId: r.workspace_id, group: r.group_name, keyHash: r.key_hash } : undefined;

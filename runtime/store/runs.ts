@@ -145,9 +145,8 @@ export function runsTable(db: Knex) {
       return { data, newerCursor: hasNewer && first ? encodeCursor(first.id) : null, olderCursor: hasOlder && last ? encodeCursor(last.id) : null };
     },
     /**
-     * The newest finished run of each schedule (a schedule that never ran is absent). One
-     * indexed lookup each once runs has an index on (schedule_id, id); until then each walks
-     * the workspace's runs back from the newest.
+     * The newest finished run of each schedule (a schedule that never ran is absent): one
+     * lookup each on the runs (schedule_id, id) index (migration 013).
      */
     async lastOfSchedules(workspaceId: string, scheduleIds: string[]): Promise<Map<string, RunSummary>> {
       const out = new Map<string, RunSummary>();

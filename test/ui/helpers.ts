@@ -105,8 +105,8 @@ export class UiClient {
   }
 }
 
-/** Where test/ui/manage.test.ts keeps its screenshots: $PLUGHOST_ARTIFACTS/plughost-ui (default: the system's temp folder). */
-export const ARTIFACTS = path.join(process.env.PLUGHOST_ARTIFACTS ?? os.tmpdir(), 'plughost-ui');
+/** Where the UI tests keep their screenshots: $PLUGHOST_ARTIFACTS/plughost-ui, by default the checkout's test-artifacts/ (git-ignored, kept by CI). */
+export const ARTIFACTS = path.join(process.env.PLUGHOST_ARTIFACTS ?? path.join(import.meta.dirname, '../../test-artifacts'), 'plughost-ui');
 
 /** A full-page screenshot `<name>-<store>.png` under ARTIFACTS; prints its path and returns it. */
 export async function artifact(page: Page, name: string): Promise<string> {

@@ -1,11 +1,12 @@
 // The admin UI's management forms, server side: what they show is escaped (a webhook's
 // description and URL, a form shown again after an error, the runs filters, API key names, a
-// poll key's queue); a failed workspace create or settings save keeps what was typed (never a
-// secret); each new form refuses a POST without the session's CSRF token or from
+// poll key's queue); a failed workspace create, settings save or API key create keeps what was
+// typed (never a secret); each new form refuses a POST without the session's CSRF token or from
 // another origin, changing nothing; a workspace token cannot see, revoke or use another
-// workspace's tokens, keys, webhooks or runs, nor create tokens; revoking a session's own token
-// signs it out. And the store functions behind them: workspace tokens listed and revoked, and
-// the run list's start-time and text filters and its pages both ways.
+// workspace's tokens, API keys, poll keys, webhooks or runs, nor create tokens or keys there;
+// revoking a session's own token signs it out. And the store functions behind them: workspace
+// tokens listed and revoked, the run list's start-time and text filters and its pages both
+// ways, and the last-run lookup reading the runs(schedule_id, id) index.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { hashToken } from '../../runtime/secrets.ts';
@@ -21,6 +22,7 @@ const tokenId: Record<string, string> = {};
 const webhook: Record<string, string> = {};
 const run: Record<string, string> = {};
 let betaKey: string;
+const pollKey: Record<string, { id: string; key: string }> = {};
 let paramsId: string;
 
 before(async () => {
@@ -38,6 +40,7 @@ before(async () => {
     assert.equal(made.status, 201, JSON.stringify(made.body));
     webhook[ws] = made.body.id;
     run[ws] = (await h.api('POST', `/api/v1/workspaces/${ws}/scheduled-webhooks/${made.body.id}/run`)).body.run.id;
+    pollKey[ws] = (await h.api('POST', `/api/v1/workspaces/${ws}/integration-messages/student/keys`)).body;
   }
   betaKey = (await h.api('POST', '/api/v1/workspaces/beta/api-keys', { name: `Key ${XSS}`, path: '/api/things' })).body.id;
   assert.equal((await h.publish({
@@ -58,6 +61,10 @@ async function signedIn(as: string): Promise<UiClient> {
   assert.equal((await ui.signIn(as)).status, 303);
   return ui;
 }
+
+const pollFetch = (ws: string, key: string) => fetch(`${h.url}/workspaces/${ws}/api/haplo-integration-messages/poll/student/fetch`, {
+  headers: { authorization: `Basic ${Buffer.from(`haplo:${key}`).toString('base64')}` },
+});
 
 function noScript(text: string, where: string): void {
   assert.equal(text.includes('<script'), false, `${where} carries a <script> element`);
@@ -97,6 +104,34 @@ test('the new pages and forms escape what they show, also when a form comes back
   assert.equal(badGroup.status, 400);
   noScript(badGroup.text, 'the poll key form shown again');
   assert.ok(badGroup.text.includes(`name="group" value="${XSS_ESCAPED}"`));
+  assert.ok(tokens.text.includes(pollKey.beta!.id) && !tokens.text.includes(pollKey.beta!.key), 'a poll key is listed by its id, never the key');
+});
+
+test('a failed API key create shows the form again as typed (escaped), with the error, and makes no key', async () => {
+  const ui = await signedIn(h.operatorToken);
+  const csrf = await ui.csrf();
+  const before = (await h.api('GET', '/api/v1/workspaces/beta/api-keys')).body.data.length;
+  const failed = await ui.post('/admin/workspaces/beta/api-keys', { _csrf: csrf, name: `Reports ${XSS}`, path: `/api/../${XSS}` });
+  assert.equal(failed.status, 400);
+  noScript(failed.text, 'the API key form shown again');
+  assert.match(failed.text, /INVALID_BODY: the body has 1 problem\(s\): path: must be a path under \/api\//);
+  assert.ok(failed.text.includes(`name="name" value="Reports ${XSS_ESCAPED}"`), 'the name as typed');
+  assert.ok(failed.text.includes(`name="path" value="/api/../${XSS_ESCAPED}"`), 'the path as typed');
+  assert.ok(!/id="new-secret"/.test(failed.text), 'no key shown');
+  assert.equal((await h.api('GET', '/api/v1/workspaces/beta/api-keys')).body.data.length, before);
+
+  const made = await ui.post('/admin/workspaces/beta/api-keys', { _csrf: csrf, name: `Reports ${XSS}`, path: '/api/reports' });
+  assert.equal(made.status, 200);
+  noScript(made.text, 'the new API key\'s page');
+  const key = /<code class="secret" id="new-secret">(pha_[A-Za-z0-9_-]+)<\/code>/.exec(made.text)?.[1];
+  assert.ok(key, 'the key, shown once');
+  assert.ok(made.text.includes(`New API key Reports ${XSS_ESCAPED}`));
+  const stored = (await h.host.store.apiKeys.byHash(hashToken(key)))!;
+  assert.deepEqual([stored.workspaceId, stored.name, stored.pathPrefix], ['beta', `Reports ${XSS}`, '/api/reports']);
+  assert.ok(!(await ui.get('/admin/workspaces/beta/tokens')).text.includes(key), 'never shown again');
+  const entry = (await h.api('GET', '/api/v1/workspaces/beta/integration-messages/audit')).body.data.find((a: { action: string; detail: { id?: string } }) => a.action === 'create-api-key' && a.detail.id === stored.id);
+  assert.match(entry?.actor ?? '', /^operator:tok_/, 'audited as the REST API audits it');
+  assert.equal((await h.api('DELETE', `/api/v1/workspaces/beta/api-keys/${stored.id}`)).status, 204);
 });
 
 test('a failed workspace create or settings save shows the form again as typed (escaped), never a secret', async () => {
@@ -130,12 +165,15 @@ test('every new form refuses a POST without the session\'s CSRF token, or from a
     [`/admin/workspaces/alpha/tokens/${tokenId.alpha}/revoke`, {}],
     [`/admin/workspaces/beta/api-keys/${betaKey}/revoke`, {}],
     ['/admin/workspaces/alpha/poll-keys', { group: 'student' }],
+    [`/admin/workspaces/alpha/poll-keys/${pollKey.alpha!.id}/revoke`, {}],
+    ['/admin/workspaces/beta/api-keys', { name: 'forged', path: '/api/forged' }],
     [`/admin/workspaces/alpha/runs/${run.alpha}/rerun`, {}],
   ];
   const state = async () => JSON.stringify([
     (await h.api('GET', '/api/v1/workspaces/alpha/scheduled-webhooks')).body.data.map((w: { description: string; cron: string }) => [w.description, w.cron]),
     await h.host.auth.workspaceTokens('alpha'), (await h.api('GET', '/api/v1/workspaces/beta/api-keys')).body.data,
     (await h.api('GET', '/api/v1/workspaces/alpha/runs')).body.data.length, (await h.api('GET', '/api/v1/workspaces/alpha/integration-messages/audit')).body.data,
+    (await h.api('GET', '/api/v1/workspaces/alpha/integration-messages/keys')).body.data, (await h.api('GET', '/api/v1/workspaces/beta/integration-messages/audit')).body.data,
   ]);
   const before = await state();
   for (const [p, fields] of forms) {
@@ -167,6 +205,7 @@ test('a workspace token cannot see or change another workspace\'s tokens, keys, 
     [`/admin/workspaces/beta/tokens/${tokenId.beta}/revoke`, {}], ['/admin/workspaces/beta/tokens', {}], ['/admin/workspaces/beta/poll-keys', { group: 'student' }],
     [`/admin/workspaces/beta/api-keys/${betaKey}/revoke`, {}], [`/admin/workspaces/beta/webhooks/${webhook.beta}/delete`, { confirm: 'yes' }],
     [`/admin/workspaces/beta/runs/${run.beta}/rerun`, {}], ['/admin/workspaces/beta/webhooks', { action: 'save', url: '/workspaces/beta/ok/ok', repeat: 'daily' }],
+    ['/admin/workspaces/beta/api-keys', { name: 'theirs', path: '/api/things' }], [`/admin/workspaces/beta/poll-keys/${pollKey.beta!.id}/revoke`, {}],
   ];
   for (const [p, fields] of forbidden) {
     const res = await ui.post(p, { ...fields, _csrf: csrf });
@@ -183,6 +222,9 @@ test('a workspace token cannot see or change another workspace\'s tokens, keys, 
   assert.match((await ui.get(revoke.location!)).text, new RegExp(`NOT_FOUND: workspace &#96;alpha&#96; has no token &#96;${tokenId.beta}&#96;`));
   const keyRevoke = await ui.post(`/admin/workspaces/alpha/api-keys/${betaKey}/revoke`, { _csrf: csrf });
   assert.match((await ui.get(keyRevoke.location!)).text, /API_KEY_NOT_FOUND/);
+  const pollRevoke = await ui.post(`/admin/workspaces/alpha/poll-keys/${pollKey.beta!.id}/revoke`, { _csrf: csrf });
+  assert.equal(pollRevoke.status, 303);
+  assert.match((await ui.get(pollRevoke.location!)).text, new RegExp(`POLL_KEY_NOT_FOUND: workspace &#96;alpha&#96; has no poll key &#96;${pollKey.beta!.id}&#96;`));
   const edit = await ui.post(`/admin/workspaces/alpha/webhooks/${webhook.beta}`, { _csrf: csrf, action: 'save', url: '/workspaces/beta/ok/ok', repeat: 'hourly' });
   assert.equal(edit.status, 404);
   assert.match(edit.text, /SCHEDULE_NOT_FOUND/);
@@ -192,6 +234,15 @@ test('a workspace token cannot see or change another workspace\'s tokens, keys, 
   assert.equal((await h.api('GET', '/api/v1/workspaces/beta/api-keys')).body.data[0].revokedAt, null);
   assert.equal((await h.api('GET', `/api/v1/workspaces/beta/scheduled-webhooks/${webhook.beta}`)).body.frequency, 'daily');
   assert.equal((await h.api('GET', '/api/v1/workspaces/beta/runs')).body.data.length, 1);
+  assert.deepEqual((await h.api('GET', '/api/v1/workspaces/beta/integration-messages/keys')).body.data.map((k: { id: string }) => k.id), [pollKey.beta!.id]);
+  assert.equal((await pollFetch('beta', pollKey.beta!.key)).status, 200, 'beta\'s poll key still opens its queue');
+  assert.ok(!(await h.api('GET', '/api/v1/workspaces/beta/api-keys')).body.data.some((k: { name: string }) => k.name === 'theirs'), 'no API key made in beta');
+
+  // Its own workspace's poll key it revokes, and the poll API refuses the key from then on.
+  assert.equal((await pollFetch('alpha', pollKey.alpha!.key)).status, 200);
+  const ownPoll = await ui.post(`/admin/workspaces/alpha/poll-keys/${pollKey.alpha!.id}/revoke`, { _csrf: csrf });
+  assert.match((await ui.get(ownPoll.location!)).text, new RegExp(`Poll key ${pollKey.alpha!.id} for student revoked`));
+  assert.equal((await pollFetch('alpha', pollKey.alpha!.key)).status, 401);
 
   // Revoking its own token signs the session out, and the token stops working.
   const self = await ui.post(`/admin/workspaces/alpha/tokens/${tokenId.alpha}/revoke`, { _csrf: csrf });
@@ -271,4 +322,25 @@ test('store: runs filtered by start time and text (wildcards and quotes as text)
   await assert.rejects(store.runs.window('gamma', {}, { older: Buffer.from('x'.repeat(201)).toString('base64url') }), { code: 'INVALID_QUERY' });
   // The REST list keeps its shape: data and nextCursor only.
   assert.deepEqual(Object.keys((await h.api('GET', '/api/v1/workspaces/gamma/runs?limit=2')).body), ['data', 'nextCursor']);
+});
+
+test('store: each schedule\'s last run is an index lookup on runs(schedule_id, id) (migration 013)', async () => {
+  const { store } = h.host;
+  const seen: Array<{ sql: string; bindings: unknown[] }> = [];
+  const listen = (q: { sql: string; bindings?: unknown[] }) => { if (/from [`"]runs[`"]/i.test(q.sql)) seen.push({ sql: q.sql, bindings: q.bindings ?? [] }); };
+  store.db.on('query', listen);
+  let last;
+  try {
+    last = await store.runs.lastOfSchedules('beta', [webhook.beta!]);
+  } finally {
+    store.db.removeListener('query', listen);
+  }
+  assert.equal(last.get(webhook.beta!)?.id, run.beta, 'the webhook\'s run');
+  assert.equal(seen.length, 1, JSON.stringify(seen));
+  const { bindings } = seen[0]!;
+  const sql = seen[0]!.sql.replace(/\$\d+/g, '?'); // PostgreSQL's $1 … as knex's placeholders
+  const plan = store.dialect === 'postgres'
+    ? (await store.db.raw(`EXPLAIN ${sql}`, bindings as never)).rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n')
+    : (await store.db.raw(`EXPLAIN QUERY PLAN ${sql}`, bindings as never)).map((r: { detail: string }) => r.detail).join('\n');
+  assert.match(plan, /runs_schedule_id_id_index/, plan);
 });

@@ -1,7 +1,8 @@
 // Managing a workspace from the admin UI in headless Chromium: a scheduled webhook created with
-// a preview of its next runs (in the workspace's zone) before saving, then edited and deleted,
-// a failed save keeping what was typed; a workspace token and a poll key created (shown once)
-// and the token revoked; the run history filtered by plugin, start time and text, paged both
+// a preview of its next runs (in the workspace's zone) before saving, the saved webhook's next
+// runs (its row, the REST preview) being the ones previewed, then edited and deleted, a failed
+// save keeping what was typed; a workspace token, a poll key and an API key created (shown once,
+// each opening what it should), the token and the poll key revoked (refused from then on); the run history filtered by plugin, start time and text, paged both
 // ways, times in the zone with UTC as their title; a webhook's run re-run, and a route call's
 // Re-run disabled with the reason; a fired one-time schedule showing its last run; and every
 // page at 390 px wide without horizontal scrolling. Screenshots go to $PLUGHOST_ARTIFACTS/plughost-ui.
@@ -45,6 +46,12 @@ before(async () => {
     for (const plugin of ['ui-ping', 'ui-other']) assert.equal((await h.api('POST', `/api/v1/workspaces/${id}/installations`, { plugin })).status, 201);
   }
   assert.equal((await h.api('POST', '/api/v1/workspaces/acme/installations', { plugin: 'fw-reminders', iparams: { greeting: 'hi' } })).status, 201);
+  // A Haplo plugin with an `/api` respond root, which an API key opens.
+  assert.equal((await h.publish({
+    'plugin.json': { pluginName: 'ui_api', pluginVersion: 1, apiVersion: 4, load: ['js/ui_api.js'], respond: ['/api/ui-api'] },
+    'js/ui_api.js': 'P.respond("GET", "/api/ui-api/hello", [], function(E) { E.response.kind = "json"; E.response.body = {hello: true}; });',
+  })).status, 201);
+  assert.equal((await h.api('POST', '/api/v1/workspaces/acme/installations', { plugin: 'ui_api' })).status, 201);
   browser = await launchBrowser();
   page = browser.page;
   await signInBrowser(page, h.url, h.operatorToken);
@@ -55,6 +62,13 @@ after(async () => {
 });
 
 const previewTimes = () => page.locator('#preview li').allInnerTexts();
+/** The REST API's preview of a stored webhook: its next `count` fire times, in its own zone. */
+const restPreview = async (id: string, count = 5) => {
+  const res = await h.api('GET', `/api/v1/workspaces/acme/scheduled-webhooks/${id}/preview?count=${count}`);
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return res.body.data.map((d: { local: string }) => `${d.local} ${res.body.timezone}`) as string[];
+};
+const basic = (key: string) => `Basic ${Buffer.from(`haplo:${key}`).toString('base64')}`;
 
 test('a scheduled webhook is created after a preview of its next runs, edited, and deleted', async () => {
   await at('/admin/workspaces/acme/schedules');
@@ -78,7 +92,8 @@ test('a scheduled webhook is created after a preview of its next runs, edited, a
   // The preview: the next five runs in the workspace's zone, and still nothing saved.
   await page.selectOption('#wh-repeat', 'daily');
   await go(page.locator('button', { hasText: 'Preview next runs' }));
-  assert.deepEqual(await previewTimes(), [10, 11, 12, 13, 14].map((d) => `2026-05-${d} 09:00:00 Europe/Rome`));
+  const previewed = await previewTimes();
+  assert.deepEqual(previewed, [10, 11, 12, 13, 14].map((d) => `2026-05-${d} 09:00:00 Europe/Rome`));
   assert.match(await page.locator('#preview').innerText(), /Nothing is saved yet\./);
   assert.equal((await h.api('GET', '/api/v1/workspaces/acme/scheduled-webhooks')).body.data.length, 0);
   assert.equal(await page.locator('#wh-description').inputValue(), 'Morning <ping>', 'the form keeps its values');
@@ -91,6 +106,13 @@ test('a scheduled webhook is created after a preview of its next runs, edited, a
   assert.deepEqual([created.url, created.frequency, created.start, created.timezone, created.description], ['/workspaces/acme/ping/ping', 'daily', '2026-05-10 09:00', 'Europe/Rome', 'Morning <ping>']);
   const row = () => page.locator('tr', { hasText: 'Morning <ping>' });
   assert.match(await row().innerText(), /2026-05-10 09:00:00 Europe\/Rome\s+2026-05-11 09:00:00 Europe\/Rome\s+2026-05-12 09:00:00 Europe\/Rome\s+never/, 'the next runs previewed');
+  assert.deepEqual(await restPreview(created.id), previewed, 'the REST preview of the saved webhook: the times previewed');
+
+  // On the edit page, a preview with nothing changed shows the stored next runs.
+  await go(row().locator('a', { hasText: 'Edit' }));
+  await go(page.locator('button', { hasText: 'Preview next runs' }));
+  assert.deepEqual(await previewTimes(), previewed);
+  await at('/admin/workspaces/acme/schedules');
 
   // Edit: a cron in another zone; the preview shows both zones, and the saved webhook runs at those times.
   await go(row().locator('a', { hasText: 'Edit' }));
@@ -105,6 +127,7 @@ test('a scheduled webhook is created after a preview of its next runs, edited, a
   assert.equal(times[1], '2026-05-18 12:30:00 Europe/Rome (2026-05-18 06:30:00 America/New_York)');
   await go(page.locator('button', { hasText: 'Save changes' }));
   assert.equal(await flash(), `Webhook ${created.id} saved.`);
+  assert.deepEqual(await restPreview(created.id), times.map((t) => /\((.+)\)$/.exec(t)![1]!), 'saved: the times previewed, in its own zone');
   let stored = (await h.api('GET', `/api/v1/workspaces/acme/scheduled-webhooks/${created.id}`)).body;
   assert.deepEqual([stored.frequency, stored.cron, stored.timezone, stored.nextRunAt], [null, '30 6 * * 1', 'America/New_York', '2026-05-11T10:30:00.000Z']);
   assert.match(await row().innerText(), /2026-05-11 12:30:00 Europe\/Rome\s+\(2026-05-11 06:30:00 America\/New_York\)\s+2026-05-18 12:30:00 Europe\/Rome/);
@@ -135,7 +158,7 @@ test('a scheduled webhook is created after a preview of its next runs, edited, a
   assert.match(await page.locator('main').innerText(), /No scheduled webhooks yet\./);
 });
 
-test('a workspace token and a poll key are shown once when made; the token is revoked', async () => {
+test('a workspace token, a poll key and an API key are shown once when made; the token and the poll key are revoked', async () => {
   await at('/admin/workspaces/acme');
   await go(page.locator('nav a', { hasText: 'Tokens and keys' }));
   await go(page.locator('button', { hasText: 'Create a workspace token' }));
@@ -160,10 +183,45 @@ test('a workspace token and a poll key are shown once when made; the token is re
   await page.fill('#pk-group', 'student');
   await go(page.locator('button', { hasText: 'Create a poll key' }));
   const key = await page.locator('#new-secret').innerText();
-  const poll = await fetch(`${h.url}/workspaces/acme/api/haplo-integration-messages/poll/student/fetch`, { headers: { authorization: `Basic ${Buffer.from(`haplo:${key}`).toString('base64')}` } });
-  assert.equal(poll.status, 200);
+  const keyId = /Its id is (key_\w+)/.exec(await page.locator('main').innerText())![1]!;
+  const poll = () => fetch(`${h.url}/workspaces/acme/api/haplo-integration-messages/poll/student/fetch`, { headers: { authorization: basic(key) } });
+  assert.equal((await poll()).status, 200);
+  await artifact(page, 'poll-key-created');
+
+  // Listed by id and queue (never the key); revoked, the poll API refuses it.
+  await at('/admin/workspaces/acme/tokens');
+  assert.ok(!(await page.content()).includes(key), 'never shown again');
+  const keyRow = page.locator('tr', { hasText: keyId });
+  assert.match(await keyRow.innerText(), /student\s+2026-05-04 02:00:00 Europe\/Rome/);
+  await go(keyRow.locator('button', { hasText: 'Revoke' }));
+  assert.equal(await flash(), `Poll key ${keyId} for student revoked: its poller is refused from now on.`);
+  assert.equal(await page.locator('tr', { hasText: keyId }).count(), 0);
+  assert.equal((await poll()).status, 401, 'refused once revoked');
+
+  // An API key: a bad path is reported with what was typed; a good one opens its path, once shown.
+  await page.fill('#ak-name', 'Reporting <sync>');
+  await page.fill('#ak-path', '/api/ui-api/');
+  await go(page.locator('button', { hasText: 'Create an API key' }));
+  assert.match(await flash(), /^INVALID_BODY: the body has 1 problem\(s\): path: must be a path under \/api\//);
+  assert.equal(await page.locator('#ak-name').inputValue(), 'Reporting <sync>');
+  assert.equal(await page.locator('#ak-path').inputValue(), '/api/ui-api/');
+  assert.equal(await page.locator('#new-secret').count(), 0);
+  await page.fill('#ak-path', '/api/ui-api');
+  await go(page.locator('button', { hasText: 'Create an API key' }));
+  const apiKey = await page.locator('#new-secret').innerText();
+  assert.match(apiKey, /^pha_[A-Za-z0-9_-]{32}$/);
+  assert.match(await page.locator('[role=status]').innerText(), /New API key Reporting <sync>/);
+  await artifact(page, 'api-key-created');
+  const hello = await fetch(`${h.url}/workspaces/acme/api/ui-api/hello`, { headers: { authorization: basic(apiKey) } });
+  assert.equal(hello.status, 200, await hello.clone().text());
+  assert.deepEqual(await hello.json(), { hello: true });
+  assert.equal((await fetch(`${h.url}/workspaces/acme/api/ui-api/hello`, { headers: { authorization: basic(key) } })).status, 401, 'a poll key opens no /api path');
+  await at('/admin/workspaces/acme/tokens');
+  assert.ok(!(await page.content()).includes(apiKey), 'never shown again');
+  assert.match(await page.locator('tr', { hasText: 'Reporting <sync>' }).innerText(), /\/api\/ui-api\s+2026-05-04 02:00:00 Europe\/Rome\s+active/);
+
   const audit = (await h.api('GET', '/api/v1/workspaces/acme/integration-messages/audit')).body.data.map((a: { action: string }) => a.action);
-  assert.deepEqual(audit.slice(0, 3), ['create-poll-key', 'revoke-token', 'create-token']);
+  assert.deepEqual(audit.slice(0, 5), ['create-api-key', 'revoke-poll-key', 'create-poll-key', 'revoke-token', 'create-token']);
 });
 
 test('the run history: filtered by plugin, start time and text, paged both ways, zoned times with UTC titles', async () => {

@@ -1,17 +1,9 @@
-// The scheduled-webhook form: its fields (kept as typed when a save fails), the input it gives
-// webhooks.create / webhooks.change (validated by the REST API's own schemas), and the preview
-// of the fire times a save would give, before saving.
-//
-// Hazard: the preview follows webhooks.ts's first-fire rules (firstRun and firstRunAfterChange,
-// which it does not export) with the same recurrence (webhookRecurrence) and the same walk
-// (recurrence.ts's nextAfter and preview). If those rules change, change `previewTimes` with
-// them; test/ui/manage.test.ts checks that a saved webhook's next runs are the ones previewed.
-import { nextAfter, preview } from '../../schedule/recurrence.ts';
-import { webhookChangeInput, webhookCreateInput, webhookRecurrence, webhookRoute, type Webhooks, type WebhookSpec } from '../../schedule/webhooks.ts';
-import { instantToWall, parseWall, wallToInstant } from '../../schedule/zoned-time.ts';
-import type { Schedule } from '../../store/schedules.ts';
+// The scheduled-webhook form: its fields (kept as typed when a save fails) and the input it gives
+// webhooks.create, webhooks.change and webhooks.preview (validated by the REST API's own
+// schemas). The preview's times come from webhooks.preview, the code a save runs.
+import { webhookChangeInput, webhookCreateInput, type Webhooks } from '../../schedule/webhooks.ts';
+import { parseWall } from '../../schedule/zoned-time.ts';
 import type { Workspace } from '../../store/workspaces.ts';
-import { PlughostError } from '../../errors.ts';
 import { validate } from '../body.ts';
 import { html, type SafeHtml } from './html.ts';
 
@@ -93,39 +85,6 @@ function changeOf(f: WebhookFields): Record<string, unknown> {
     url: f.url, description: f.description, frequency: cron ? null : f.repeat, cron: cron ? f.cron : null, start: f.start ? startText(f.start) : null,
     timezone: f.timezone, isActive: f.active, retries: Number(f.retries), misfire: f.misfire, overlap: f.overlap, misfireGraceSeconds: f.grace === '' ? null : Number(f.grace),
   };
-}
-
-type CreateInput = ReturnType<typeof createInput>;
-type ChangeInput = ReturnType<typeof changeInput>;
-
-/** The URL check webhooks.create and .change make (a route of this workspace), made before saving. */
-export function checkRoute(workspaceId: string, url: string | undefined): void {
-  if (url === undefined || !url.startsWith('/')) return;
-  const r = webhookRoute(workspaceId, url);
-  if ('problem' in r) throw new PlughostError('INVALID_BODY', `the body has 1 problem(s): url: ${r.problem}`);
-}
-
-/**
- * The next `count` fire times a save would give: for a new webhook (`stored` undefined) or a
- * change to `stored`. Empty when it would never fire.
- */
-export function previewTimes(ws: Workspace, input: CreateInput | ChangeInput, now: number, count: number, stored?: Schedule): number[] {
-  const old = stored?.spec as unknown as WebhookSpec | undefined;
-  const timezone = input.timezone ?? old?.timezone ?? ws.timezone ?? 'UTC';
-  const given = input as Record<string, string | null | undefined>;
-  const pick = (k: 'frequency' | 'cron' | 'start') => (given[k] !== undefined ? given[k] ?? null : old?.[k] ?? null);
-  const spec: WebhookSpec = {
-    url: '', description: '', frequency: pick('frequency'), cron: pick('cron'), start: pick('start'), timezone,
-    createdWall: old ? (timezone !== old.timezone ? instantToWall(wallToInstant(old.createdWall, old.timezone), timezone) : old.createdWall) : instantToWall(now, timezone),
-  };
-  if (!spec.frequency && !spec.cron) throw new PlughostError('INVALID_BODY', 'a scheduled webhook needs `frequency` or `cron`');
-  const rec = webhookRecurrence(spec);
-  const timing = !stored || TIMING.some((k) => given[k] !== undefined);
-  let first: number | null;
-  if (!timing) first = stored!.active || input.isActive !== true ? stored!.nextRunAt : nextAfter(rec, now);
-  else if (!spec.start && !spec.cron) first = stored ? nextAfter(rec, now) : now;
-  else first = nextAfter(rec, (spec.start ? Math.max(now, wallToInstant(parseWall(spec.start)!, timezone)) : now) - 1);
-  return first === null ? [] : [first, ...preview(rec, first, count - 1)];
 }
 
 const options = (values: readonly string[], chosen: string, label: (v: string) => string = (v) => v) =>

@@ -1,24 +1,15 @@
 // API keys for Haplo `/api` respond roots: make one for a path under /api/ (the key is in that
-// answer only, never again), list a workspace's keys (without key or hash), revoke one. Each
-// act is audited. runtime/http/haplo-responds.ts is where a key opens its paths.
-import { z } from 'zod';
+// answer only, never again; runtime/haplo/api-keys.ts makes it, as the admin UI does), list a
+// workspace's keys (without key or hash), revoke one. Each act is audited.
+// runtime/http/haplo-responds.ts is where a key opens its paths.
 import type { Principal } from '../../auth.ts';
 import { PlughostError } from '../../errors.ts';
-import { newId, newToken } from '../../ids.ts';
-import { hashToken } from '../../secrets.ts';
+import { createApiKey } from '../../haplo/api-keys.ts';
 import type { ApiKey } from '../../store/api-keys.ts';
 import { parsePage } from '../../store/page.ts';
 import type { ApiDeps, ApiRouter } from '../api-context.ts';
 import { workspaceAccess } from '../api-context.ts';
-import { jsonBody, validate } from '../body.ts';
-
-/** `/api/` and one or more path segments; none empty, none starting with a dot (no `.` or `..`). */
-const API_PATH = /^\/api(\/[A-Za-z0-9_:~-][A-Za-z0-9_.:~-]*)+$/;
-
-const createInput = z.object({
-  name: z.string().trim().min(1).max(200),
-  path: z.string().max(200).regex(API_PATH, 'must be a path under /api/ such as "/api/haplo-integration-messages", without a trailing slash, "." or ".." segments'),
-}).strict();
+import { jsonBody } from '../body.ts';
 
 const actor = (p: Principal) => `${p.kind}:${p.tokenId}`;
 const view = (k: ApiKey) => ({
@@ -33,14 +24,9 @@ export function apiKeyRoutes(router: ApiRouter, deps: ApiDeps) {
   router.post(base, guard, async (ctx) => {
     const ws = ctx.params.ws!;
     await store.workspaces.require(ws);
-    const input = validate(createInput, await jsonBody(ctx, options.http.maxBodyBytes));
-    const key = newToken('pha');
-    const now = clock.now();
-    const id = newId('ak');
-    await store.apiKeys.create({ id, workspaceId: ws, name: input.name, pathPrefix: input.path, keyHash: hashToken(key), createdAt: now });
-    await store.audit.record(ws, actor(ctx.state.principal), 'create-api-key', { id, name: input.name, path: input.path }, now);
+    const made = await createApiKey({ store, now: () => clock.now() }, ws, await jsonBody(ctx, options.http.maxBodyBytes), ctx.state.principal);
     ctx.status = 201;
-    ctx.body = { id, name: input.name, path: input.path, key, createdAt: new Date(now).toISOString() };
+    ctx.body = { ...made, createdAt: new Date(made.createdAt).toISOString() };
   });
   router.get(base, guard, async (ctx) => {
     await store.workspaces.require(ctx.params.ws!);

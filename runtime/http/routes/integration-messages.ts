@@ -1,5 +1,5 @@
 // Integration-message admin: queues with counts, messages, send now, add by hand, mark
-// unsent, poll keys (every manual act audited), and the clone guard's switch.
+// unsent, poll keys made, listed and revoked (every manual act audited), and the clone guard's switch.
 import { z } from 'zod';
 import type { Principal } from '../../auth.ts';
 import { PlughostError } from '../../errors.ts';
@@ -74,10 +74,20 @@ export function integrationMessageRoutes(router: ApiRouter, deps: ApiDeps) {
   router.post(`${base}/:group/keys`, guard, async (ctx) => {
     const group = checkGroup(ctx.params.group);
     await store.workspaces.require(ctx.params.ws!);
-    const key = await messages.createKey(ctx.params.ws!, group);
-    await audit(ctx.params.ws!, ctx.state.principal, 'create-poll-key', { group });
+    const { id, key } = await messages.createKey(ctx.params.ws!, group);
+    await audit(ctx.params.ws!, ctx.state.principal, 'create-poll-key', { group, id });
     ctx.status = 201;
-    ctx.body = { key, group, pollUrl: `/workspaces/${ctx.params.ws}/api/haplo-integration-messages/poll/${group}/fetch` };
+    ctx.body = { id, key, group, pollUrl: `/workspaces/${ctx.params.ws}/api/haplo-integration-messages/poll/${group}/fetch` };
+  });
+  // Poll keys: listed without key or hash; a revoked one is deleted and the poll API refuses it.
+  router.get(`${base}/keys`, guard, async (ctx) => {
+    const keys = await messages.keys(ctx.params.ws!);
+    ctx.body = { data: keys.map((k) => ({ id: k.id, group: k.group, createdAt: new Date(k.createdAt).toISOString() })), nextCursor: null };
+  });
+  router.delete(`${base}/keys/:id`, guard, async (ctx) => {
+    const revoked = await messages.revokeKey(ctx.params.ws!, ctx.params.id!);
+    await audit(ctx.params.ws!, ctx.state.principal, 'revoke-poll-key', { group: revoked.group, id: revoked.id });
+    ctx.status = 204;
   });
 
   router.get('/integration-messages/sending', async (ctx) => {

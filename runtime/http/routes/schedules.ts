@@ -2,7 +2,6 @@
 // workspace's plugin schedules and hooks (list, run now).
 import { z } from 'zod';
 import { PlughostError } from '../../errors.ts';
-import { preview } from '../../schedule/recurrence.ts';
 import { webhookChangeInput, webhookCreateInput } from '../../schedule/webhooks.ts';
 import { formatInZone } from '../../schedule/zoned-time.ts';
 import type { Schedule } from '../../store/schedules.ts';
@@ -13,7 +12,7 @@ import { jsonBody, validate } from '../body.ts';
 const countParam = z.coerce.number().int().min(1).max(100).default(10);
 
 export function scheduleRoutes(router: ApiRouter, deps: ApiDeps) {
-  const { auth, webhooks, store, scheduler, recorder, clock, options } = deps;
+  const { auth, webhooks, store, scheduler, recorder, options } = deps;
   const base = '/workspaces/:ws/scheduled-webhooks';
   const guard = workspaceAccess(auth);
 
@@ -54,12 +53,11 @@ export function scheduleRoutes(router: ApiRouter, deps: ApiDeps) {
     ctx.body = await runNow(await webhooks.get(ctx.params.ws!, ctx.params.id!));
   });
   router.get(`${base}/:id/preview`, guard, async (ctx) => {
-    const s = await webhooks.get(ctx.params.ws!, ctx.params.id!);
     const parsed = countParam.safeParse(ctx.query.count);
     if (!parsed.success) throw new PlughostError('INVALID_QUERY', '`count` must be an integer from 1 to 100');
-    const tz = timezoneOf(s);
-    const from = s.nextRunAt !== null ? Math.max(s.nextRunAt - 1, clock.now() - 1) : clock.now();
-    ctx.body = { timezone: tz, data: preview(s.recurrence, from, parsed.data).map((t) => ({ at: new Date(t).toISOString(), local: formatInZone(t, tz) })) };
+    // The same preview the admin UI shows: what the scheduler will fire next.
+    const p = await webhooks.preview(ctx.params.ws!, {}, parsed.data, ctx.params.id!);
+    ctx.body = { timezone: p.timezone, data: p.times.map((t) => ({ at: new Date(t).toISOString(), local: formatInZone(t, p.timezone) })) };
   });
 
   // Plugin schedules ($schedule) and Haplo hooks, per installation.

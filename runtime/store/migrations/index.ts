@@ -13,6 +13,7 @@ import * as m009 from './009_installation_load_error.ts';
 import * as m010 from './010_plugin_tables.ts';
 import * as m011 from './011_api_keys.ts';
 import * as m012 from './012_workspace_config.ts';
+import * as m013 from './013_runs_schedule_index.ts';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_core': m001,
@@ -27,6 +28,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '010_plugin_tables': m010,
   '011_api_keys': m011,
   '012_workspace_config': m012,
+  '013_runs_schedule_index': m013,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

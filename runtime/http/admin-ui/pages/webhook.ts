@@ -1,22 +1,24 @@
 // A scheduled webhook's page: create one, or edit, run now and delete one. "Preview next runs"
 // shows the fire times a save would give, in the workspace's zone, without saving; a failed
-// preview or save shows the form again as typed, with the error. Saving goes through
-// webhooks.create and webhooks.change, as the REST API does.
+// preview or save shows the form again as typed, with the error. Saving and previewing go
+// through webhooks.create, .change and .preview, as the REST API does, so the preview is what a
+// save gives.
 import type { Context } from 'koa';
+import type { WebhookPreview } from '../../../schedule/webhooks.ts';
 import type { Schedule } from '../../../store/schedules.ts';
 import type { Workspace } from '../../../store/workspaces.ts';
 import { PlughostError } from '../../../errors.ts';
 import { act, pageContext, sendPage, seeOther, shownError, workspaceOf, type UiContext, type UiDeps, type UiRouter } from '../context.ts';
 import { html, path, query } from '../html.ts';
 import { badge, csrfField, errorBox, page, postButton, zoned } from '../layout.ts';
-import { changeInput, checkRoute, createInput, fieldsFromForm, fieldsOf, blankFields, previewTimes, webhookFields, type WebhookFields } from '../webhook-form.ts';
+import { changeInput, createInput, fieldsFromForm, fieldsOf, blankFields, webhookFields, type WebhookFields } from '../webhook-form.ts';
 
 const PREVIEW_COUNT = 5;
 
-interface Shown { error?: string; status?: number; preview?: { times: number[]; timezone: string; active: boolean } }
+interface Shown { error?: string; status?: number; preview?: WebhookPreview }
 
 export function webhookRoutes(router: UiRouter, deps: UiDeps) {
-  const { webhooks, scheduler, sessions, clock } = deps;
+  const { webhooks, scheduler, sessions } = deps;
   const listPath = (ws: string) => path`/admin/workspaces/${ws}/schedules`;
   const pagePath = (ws: string, id?: string) => (id ? path`/admin/workspaces/${ws}/webhooks/${id}` : path`/admin/workspaces/${ws}/webhooks/new`);
 
@@ -55,14 +57,16 @@ ${stored.active && stored.nextRunAt !== null ? html` next run ${zoned(stored.nex
     const f = fieldsFromForm(ctx.state.form);
     const previewing = ctx.state.form.get('action') === 'preview';
     try {
-      const input = stored ? changeInput(f, fieldsOf(webhooks.view(stored))) : createInput(f);
-      if (previewing) {
-        checkRoute(ws.id, input.url);
-        const timezone = input.timezone ?? (stored?.spec as { timezone?: string } | undefined)?.timezone ?? ws.timezone;
-        const preview = { times: previewTimes(ws, input, clock.now(), PREVIEW_COUNT, stored), timezone, active: input.isActive ?? stored?.active ?? true };
-        return render(ctx, ws, stored, f, { preview });
+      let view: ReturnType<typeof webhooks.view>;
+      if (stored) {
+        const input = changeInput(f, fieldsOf(webhooks.view(stored)));
+        if (previewing) return render(ctx, ws, stored, f, { preview: await webhooks.preview(ws.id, input, PREVIEW_COUNT, stored.id) });
+        view = await webhooks.change(ws.id, stored.id, input);
+      } else {
+        const input = createInput(f);
+        if (previewing) return render(ctx, ws, stored, f, { preview: await webhooks.preview(ws.id, input, PREVIEW_COUNT) });
+        view = await webhooks.create(ws.id, input);
       }
-      const view = stored ? await webhooks.change(ws.id, stored.id, input) : await webhooks.create(ws.id, createInput(f));
       void scheduler.wake();
       await sessions.flash(ctx, { kind: 'notice', text: `Webhook ${view.id} ${stored ? 'saved' : 'created'}.` });
       seeOther(ctx, listPath(ws.id));
