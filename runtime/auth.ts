@@ -65,7 +65,7 @@ export function createAuth(store: Store, now: () => number) {
      * sessions signed in with it are signed out (a session names its token, looked up each request).
      */
     async revokeWorkspaceToken(workspaceId: string, id: string): Promise<void> {
-      if (!(await store.tokens.deleteOfWorkspace(workspaceId, id))) throw new PlughostError('NOT_FOUND', `workspace \`${workspaceId}\` has no token \`${id}\``);
+      if (!(await store.tokens.deleteOfWorkspace(workspaceId, id))) throw new PlughostError('TOKEN_NOT_FOUND', `workspace \`${workspaceId}\` has no token \`${id}\``);
     },
 
     /**

@@ -24,6 +24,7 @@ export const errorCodes = {
   RUN_NOT_FOUND: { status: 404, doc: 'no run with that id in the workspace' },
   SCHEDULE_NOT_FOUND: { status: 404, doc: 'no scheduled webhook, plugin schedule or hook with that id in the workspace' },
   API_KEY_NOT_FOUND: { status: 404, doc: 'no API key with that id in the workspace' },
+  TOKEN_NOT_FOUND: { status: 404, doc: 'no workspace token with that id in the workspace (a revoked token is gone)' },
   // conflicts
   APP_INSTALL_FAILED: { status: 422, doc: "the app's onAppInstall handler refused the installation (its message says why); nothing was installed" },
   APP_SETTINGS_REFUSED: { status: 422, doc: "the app's onSettingsUpdate handler refused the new installation parameters; nothing changed" },

@@ -58,7 +58,7 @@ test('a revoked workspace token is refused at once; the revoke is audited; unkno
 
   const operatorId = (await h.host.auth.principalOf(h.operatorToken))!.tokenId;
   for (const id of ['tok_nothing', token['kt-b']!.id, operatorId]) {
-    assertError(await h.api('DELETE', `/api/v1/workspaces/kt-a/tokens/${id}`), 404, 'NOT_FOUND');
+    assertError(await h.api('DELETE', `/api/v1/workspaces/kt-a/tokens/${id}`), 404, 'TOKEN_NOT_FOUND');
   }
   assertError(await h.api('DELETE', `/api/v1/workspaces/kt-b/tokens/${token['kt-b']!.id}`, undefined, made.token), 403, 'FORBIDDEN');
   assertError(await h.api('DELETE', `/api/v1/workspaces/kt-a/tokens/${made.id}`, undefined, null), 401, 'UNAUTHORIZED');
@@ -71,7 +71,7 @@ test('a revoked workspace token is refused at once; the revoke is audited; unkno
   assert.equal(res.body, undefined);
   assertError(await h.api('GET', '/api/v1/workspaces/kt-a', undefined, made.token), 401, 'UNAUTHORIZED');
   assert.ok(!(await h.api('GET', '/api/v1/workspaces/kt-a/tokens')).body.data.some((t: { id: string }) => t.id === made.id));
-  assertError(await h.api('DELETE', `/api/v1/workspaces/kt-a/tokens/${made.id}`), 404, 'NOT_FOUND');
+  assertError(await h.api('DELETE', `/api/v1/workspaces/kt-a/tokens/${made.id}`), 404, 'TOKEN_NOT_FOUND');
   const entry = (await audit('kt-a')).find((a) => a.action === 'revoke-token' && a.detail.id === made.id);
   assert.ok(entry, 'audited');
   assert.equal(entry.actor, `workspace:${token['kt-a']!.id}`);

@@ -219,7 +219,7 @@ test('a workspace token cannot see or change another workspace\'s tokens, keys, 
   // Another workspace's ids under its own workspace's paths are not found.
   const revoke = await ui.post(`/admin/workspaces/alpha/tokens/${tokenId.beta}/revoke`, { _csrf: csrf });
   assert.equal(revoke.status, 303);
-  assert.match((await ui.get(revoke.location!)).text, new RegExp(`NOT_FOUND: workspace &#96;alpha&#96; has no token &#96;${tokenId.beta}&#96;`));
+  assert.match((await ui.get(revoke.location!)).text, new RegExp(`TOKEN_NOT_FOUND: workspace &#96;alpha&#96; has no token &#96;${tokenId.beta}&#96;`));
   const keyRevoke = await ui.post(`/admin/workspaces/alpha/api-keys/${betaKey}/revoke`, { _csrf: csrf });
   assert.match((await ui.get(keyRevoke.location!)).text, /API_KEY_NOT_FOUND/);
   const pollRevoke = await ui.post(`/admin/workspaces/alpha/poll-keys/${pollKey.beta!.id}/revoke`, { _csrf: csrf });
@@ -270,7 +270,7 @@ test('store: a workspace\'s tokens are listed and revoked; the operator\'s token
   const made = await auth.createWorkspaceToken('beta');
   const id = (await store.tokens.findByHash(hashToken(made)))!.id;
   assert.deepEqual((await auth.workspaceTokens('beta')).map((t) => t.id), [tokenId.beta, id]);
-  await assert.rejects(auth.revokeWorkspaceToken('alpha', id), { code: 'NOT_FOUND' });
+  await assert.rejects(auth.revokeWorkspaceToken('alpha', id), { code: 'TOKEN_NOT_FOUND' });
   await auth.revokeWorkspaceToken('beta', id);
   assert.equal(await auth.principalOf(made), undefined);
   assert.deepEqual((await auth.workspaceTokens('beta')).map((t) => t.id), [tokenId.beta]);
