@@ -42,6 +42,7 @@ export function workspaceRoutes(router: ApiRouter, deps: ApiDeps) {
     await jsonBody(ctx, options.http.maxBodyBytes);
     const token = await auth.createWorkspaceToken(ctx.params.ws!);
     const id = (await store.tokens.findByHash(hashToken(token)))!.id;
+    await audit(ctx.params.ws!, ctx.state.principal, 'create-token', { id });
     ctx.status = 201;
     ctx.body = { token, id, workspaceId: ctx.params.ws };
   });
