@@ -17,7 +17,8 @@ export interface BackgroundRequest { t: 'background'; name?: unknown; callback?:
 export interface BackgroundSpec {
   name: string;
   data: unknown;
-  http?: { url: string; method: string; headers: Record<string, string>; body?: string };
+  /** `keychain`: the credential to add when the request is made (its name; never the secret). */
+  http?: { url: string; method: string; headers: Record<string, string>; body?: string; keychain?: string };
 }
 
 /** Retries of a failed background callback (the HTTP request of a callback job is made once). */
@@ -40,7 +41,8 @@ function checkHttp(raw: unknown, maxBytes: number): BackgroundSpec['http'] {
   if (entries.length > 50) throw invalid('O.httpClient: at most 50 headers');
   for (const [k, v] of entries) headers[k.slice(0, 200)] = String(v).slice(0, 8192);
   if (h.body !== undefined && (typeof h.body !== 'string' || Buffer.byteLength(h.body) > maxBytes)) throw invalid(`O.httpClient: the body must be a string of at most ${maxBytes} bytes`);
-  return { url: h.url, method, headers, ...(typeof h.body === 'string' ? { body: h.body } : {}) };
+  if (h.keychain !== undefined && (typeof h.keychain !== 'string' || h.keychain.length > 200)) throw invalid('O.httpClient: useCredentialsFromKeychain takes a credential name');
+  return { url: h.url, method, headers, ...(typeof h.body === 'string' ? { body: h.body } : {}), ...(typeof h.keychain === 'string' ? { keychain: h.keychain } : {}) };
 }
 
 export function createBackground(deps: { store: Store; options: HostOptions; now: () => number; changed: () => void }) {

@@ -5,14 +5,13 @@
 import { PlughostError } from '../errors.ts';
 import type { HostOptions } from '../options.ts';
 import type { SandboxPlugin } from '../sandbox/types.ts';
-import { FIELD_TYPES, type Clause, type FieldDef, type FieldType, type Query, type TableFields } from '../store/plugin-tables.ts';
+import { FIELD_TYPES, MAX_FIELDS, type Clause, type FieldDef, type FieldType, type Query, type TableFields } from '../store/plugin-tables.ts';
 import type { Store } from '../store/store.ts';
 
 export interface DbRequest { t: 'db'; op: string; table: unknown; fields: unknown; rowId?: unknown; values?: unknown; query?: unknown }
 
 const NAME = /^[a-z][a-zA-Z0-9]{0,45}$/;
 const FIELD = /^[a-z][a-zA-Z0-9]{0,62}$/;
-const MAX_FIELDS = 100;
 const MAX_CLAUSES = 100;
 const MAX_DEPTH = 8;
 const OPS = new Set(['=', '<', '>', '<=', '>=', '<>', 'LIKE']);
@@ -27,7 +26,7 @@ function checkFields(table: string, raw: unknown): TableFields {
   const lower = new Set<string>();
   const out: TableFields = {};
   for (const [name, def] of entries) {
-    if (!FIELD.test(name) || name === 'id') throw invalid(`P.db.${table}: '${name.slice(0, 80)}' is not allowed as a field name`);
+    if (!FIELD.test(name) || name.toLowerCase() === 'id') throw invalid(`P.db.${table}: '${name.slice(0, 80)}' is not allowed as a field name`);
     if (lower.has(name.toLowerCase())) throw invalid(`P.db.${table}.${name} differs from another field name by case only`);
     lower.add(name.toLowerCase());
     const d = def as Record<string, unknown> | null;
@@ -44,7 +43,7 @@ function checkFields(table: string, raw: unknown): TableFields {
     out[name] = f;
   }
   for (const [name, f] of Object.entries(out)) {
-    for (const other of f.indexedWith ?? []) if (!out[other]) throw invalid(`P.db.${table}.${name}: indexedWith names ${other.slice(0, 80)}, which is not a field`);
+    for (const other of f.indexedWith ?? []) if (!Object.hasOwn(out, other)) throw invalid(`P.db.${table}.${name}: indexedWith names ${other.slice(0, 80)}, which is not a field`);
   }
   return out;
 }
@@ -65,7 +64,7 @@ function checkValues(table: string, fields: TableFields, raw: unknown, maxTextBy
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalid(`P.db.${table}: values must be an object`);
   const out: Record<string, unknown> = {};
   for (const [field, v] of Object.entries(raw as Record<string, unknown>)) {
-    if (!fields[field]) throw invalid(`P.db.${table}: no field ${field.slice(0, 80)}`);
+    if (!Object.hasOwn(fields, field)) throw invalid(`P.db.${table}: no field ${field.slice(0, 80)}`);
     if (v !== undefined) out[field] = checkValue(table, field, fields[field], v, maxTextBytes);
   }
   return out;
@@ -78,10 +77,15 @@ function checkClauses(table: string, fields: TableFields, raw: unknown, depth: n
     if (++count.n > MAX_CLAUSES) throw invalid(`P.db.${table}: at most ${MAX_CLAUSES} where() clauses in a query`);
     if (c && (c.join === 'and' || c.join === 'or')) return { join: c.join, clauses: checkClauses(table, fields, c.clauses, depth + 1, count, maxTextBytes) };
     const field = String(c?.field);
-    if (field !== 'id' && !fields[field]) throw invalid(`P.db.${table}: no field ${field.slice(0, 80)}`);
-    if (!OPS.has(String(c.op))) throw invalid(`P.db.${table}: bad comparison operator ${String(c.op).slice(0, 20)}`);
-    if (c.value === null && c.op !== '=' && c.op !== '<>') throw invalid(`P.db.${table}.${field}: only = and <> compare with null`);
-    return { field, op: c.op as '=', value: checkValue(table, field, fields[field], c.value, maxTextBytes) };
+    if (field !== 'id' && !Object.hasOwn(fields, field)) throw invalid(`P.db.${table}: no field ${field.slice(0, 80)}`);
+    const op = String(c.op);
+    if (!OPS.has(op)) throw invalid(`P.db.${table}: bad comparison operator ${op.slice(0, 20)}`);
+    if (c.value === null && op !== '=' && op !== '<>') throw invalid(`P.db.${table}.${field}: only = and <> compare with null`);
+    const def = field === 'id' ? undefined : fields[field];
+    if (op === 'LIKE' && (def?.type !== 'text' || typeof c.value !== 'string' || c.value === '' || c.value[0] === '%' || c.value[0] === '_')) {
+      throw invalid(`P.db.${table}.${field}: LIKE compares a text field with a pattern that does not start with a wildcard`);
+    }
+    return { field, op: op as '=', value: checkValue(table, field, def, c.value, maxTextBytes) };
   });
 }
 
@@ -98,7 +102,7 @@ function checkQuery(table: string, fields: TableFields, raw: unknown, maxTextByt
     where: checkClauses(table, fields, q.where ?? [], 0, { n: 0 }, maxTextBytes),
     order: order.map((o: Record<string, unknown>) => {
       const field = String(o?.field);
-      if (field !== 'id' && !fields[field]) throw invalid(`P.db.${table}: no field ${field.slice(0, 80)} to order by`);
+      if (field !== 'id' && !Object.hasOwn(fields, field)) throw invalid(`P.db.${table}: no field ${field.slice(0, 80)} to order by`);
       return { field, desc: o.desc === true };
     }),
     limit: int(q.limit, 'limit'),
@@ -108,16 +112,17 @@ function checkQuery(table: string, fields: TableFields, raw: unknown, maxTextByt
 
 export function createPluginDb(deps: { store: Store; options: HostOptions; now: () => number }) {
   const { store, options, now } = deps;
-  /** Declarations this process has made real: `installation/table` → fields JSON. */
-  const ensured = new Map<string, string>();
+  /** Declarations this process has made real (`installation/table/fields JSON`), so each costs the store one check. Bounded: cleared when full. */
+  const ensured = new Set<string>();
+  const MAX_ENSURED = 10_000;
   const limits = () => options.limits;
 
   const ensure = async (plugin: SandboxPlugin, table: string, fields: TableFields) => {
-    const key = `${plugin.installationId}/${table}`;
-    const json = JSON.stringify(fields);
-    if (ensured.get(key) === json) return;
+    const key = `${plugin.installationId}/${table}/${JSON.stringify(fields)}`;
+    if (ensured.has(key)) return;
     await store.pluginTables.ensure(plugin.installationId, table, fields, limits().dbTables, now());
-    ensured.set(key, json);
+    if (ensured.size >= MAX_ENSURED) ensured.clear();
+    ensured.add(key);
   };
 
   return {
@@ -146,10 +151,22 @@ export function createPluginDb(deps: { store: Store; options: HostOptions; now: 
       };
       switch (request.op) {
         case 'insert': return store.pluginTables.insert(inst, table, rowValues(), limits().dbRows);
-        case 'update': return store.pluginTables.update(inst, table, id(), rowValues());
+        case 'update': {
+          // The row as it will be, not only the change, is what dbRowBytes bounds.
+          const rowId = id();
+          const change = rowValues();
+          const current = await store.pluginTables.load(inst, table, fields, rowId);
+          if (!current) return false;
+          const { id: _id, ...stored } = current;
+          const bytes = Buffer.byteLength(JSON.stringify({ ...stored, ...change }));
+          if (bytes > maxText) {
+            throw new PlughostError('PLUGIN_LIMIT', `P.db.${table}: the row would be ${bytes} bytes, over the limit of ${maxText} (limits.dbRowBytes)`, { details: { limit: 'dbRowBytes', max: maxText } });
+          }
+          return store.pluginTables.update(inst, table, rowId, change);
+        }
         case 'delete': return (await store.pluginTables.deleteWhere(inst, table, { where: [{ field: 'id', op: '=', value: id() }], order: [] })) > 0;
         case 'load': return store.pluginTables.load(inst, table, fields, id());
-        case 'select': return store.pluginTables.select(inst, table, fields, checkQuery(table, fields, request.query, maxText), limits().dbSelectRows);
+        case 'select': return store.pluginTables.select(inst, table, fields, checkQuery(table, fields, request.query, maxText), limits().dbSelectRows, options.sandbox.maxResultBytes);
         case 'count': return store.pluginTables.count(inst, table, checkQuery(table, fields, request.query, maxText));
         case 'deleteAll': return store.pluginTables.deleteWhere(inst, table, checkQuery(table, fields, request.query, maxText));
         case 'updateAll': return store.pluginTables.updateWhere(inst, table, checkQuery(table, fields, request.query, maxText), rowValues());

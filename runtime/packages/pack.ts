@@ -30,28 +30,50 @@ function unsafe(path: string, reason: string): PlughostError {
 
 /**
  * Whether a dotfile or folder is left out: VCS data anywhere, any dotfile at the root, and the
- * root's node_modules when the folder's package.json depends on plughost (the author's tooling,
- * as `npm install plughost-<v>.tgz` and `plughost init .` leave it, not code the plugin loads).
+ * author's tooling under the root's node_modules (plughost and what it needs, as
+ * `npm install plughost-<v>.tgz` leaves them): not code the plugin loads.
  */
-function skipped(walk: Walk, name: string, atRoot: boolean): boolean {
-  return name === '.git' || (atRoot && name.startsWith('.')) || (atRoot && name === 'node_modules' && walk.toolingModules);
+function skipped(walk: Walk, name: string, rel: string, atRoot: boolean): boolean {
+  return name === '.git' || (atRoot && name.startsWith('.')) || walk.tooling.has(rel);
 }
 
 interface Walk {
   root: string;
   files: PackageFiles;
   budget: PackageBudget;
-  /** The root's package.json lists plughost: its node_modules is tooling, left out. */
-  toolingModules: boolean;
+  /** `node_modules/<name>` paths of the author's tooling, left out. */
+  tooling: Set<string>;
 }
 
-async function dependsOnPlughost(root: string): Promise<boolean> {
+async function readJson(file: string): Promise<Record<string, unknown> | undefined> {
   try {
-    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as Record<string, Record<string, unknown> | undefined>;
-    return ['dependencies', 'devDependencies', 'optionalDependencies'].some((k) => pkg[k] !== undefined && Object.hasOwn(pkg[k]!, 'plughost'));
+    return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
   } catch {
-    return false; // no package.json, or not JSON: nothing says its node_modules is tooling
+    return undefined; // absent or not JSON: it says nothing
   }
+}
+
+/**
+ * When the folder's package.json lists plughost: plughost under its node_modules and every
+ * package plughost needs, found there (npm hoists them), with npm's own files. A package the
+ * plugin vendors stays, unless plughost needs it too (then the plugin's copy is plughost's).
+ */
+async function toolingOf(root: string): Promise<Set<string>> {
+  const pkg = await readJson(join(root, 'package.json'));
+  const lists = (p: Record<string, unknown> | undefined, keys: string[]) => keys.flatMap((k) => Object.keys((p?.[k] ?? {}) as Record<string, unknown>));
+  if (!lists(pkg, ['dependencies', 'devDependencies', 'optionalDependencies']).includes('plughost')) return new Set();
+  const out = new Set(['node_modules/.bin', 'node_modules/.package-lock.json']);
+  const queue = ['plughost'];
+  while (queue.length > 0) {
+    const name = queue.shift()!;
+    const rel = `node_modules/${name}`;
+    if (out.has(rel)) continue;
+    const manifest = await readJson(join(root, rel, 'package.json'));
+    if (!manifest) continue;
+    out.add(rel);
+    queue.push(...lists(manifest, ['dependencies', 'optionalDependencies', 'peerDependencies']));
+  }
+  return out;
 }
 
 async function follow(walk: Walk, full: string, rel: string): Promise<{ real: string; stats: Stats }> {
@@ -76,8 +98,8 @@ async function walkFolder(walk: Walk, dir: string, prefix: string, ancestors: Re
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const dirent of entries) {
-    if (skipped(walk, dirent.name, prefix === '')) continue;
     const rel = prefix === '' ? dirent.name : `${prefix}/${dirent.name}`;
+    if (skipped(walk, dirent.name, rel, prefix === '')) continue;
     const path = entryPath(rel);
     const full = join(dir, dirent.name);
     const target = dirent.isSymbolicLink() ? await follow(walk, full, rel) : { real: full, stats: await stat(full) };
@@ -100,9 +122,9 @@ async function walkFolder(walk: Walk, dir: string, prefix: string, ancestors: Re
 
 /**
  * Reads a plugin folder with the limits and path rules of an uploaded package. Left out:
- * `.git` folders anywhere, dotfiles at the root, and the root's `node_modules` when its
- * package.json depends on plughost. Kept: other `node_modules` (plugins may vendor pure-JS
- * packages) and symlinks whose targets stay inside the folder.
+ * `.git` folders anywhere, dotfiles at the root, and plughost with what it needs under the
+ * root's node_modules when its package.json lists plughost. Kept: other `node_modules` (plugins
+ * may vendor pure-JS packages) and symlinks whose targets stay inside the folder.
  */
 export async function readPackageDirectory(dir: string, identity?: PackageIdentity): Promise<LoadedPackage> {
   let root: string;
@@ -112,7 +134,7 @@ export async function readPackageDirectory(dir: string, identity?: PackageIdenti
   } catch (err) {
     throw unreadable(`plugin folder ${dir}`, err);
   }
-  const walk: Walk = { root, files: new Map(), budget: new PackageBudget(), toolingModules: await dependsOnPlughost(root) };
+  const walk: Walk = { root, files: new Map(), budget: new PackageBudget(), tooling: await toolingOf(root) };
   await walkFolder(walk, root, '', new Set([root]));
   const files = compileTypeScriptSources(walk.files);
   checkPackageTree(files);

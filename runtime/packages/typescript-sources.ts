@@ -8,7 +8,7 @@ import module from 'node:module';
 import { PlughostError } from '../errors.ts';
 import type { PackageFiles } from './archive.ts';
 
-const SOURCE = /^(?!.*(?:^|\/)(?:node_modules|test)\/).*(?<!\.d)\.(ts|mts|cts)$/;
+const SOURCE = /^(?!.*(?:^|\/)(?:node_modules|test)\/).*(?<!\.d)\.ts$/;
 const MANIFESTS = ['plugin.json', 'manifest.json'];
 
 /** Node's type stripping, without its one-time "experimental" warning on the author's terminal. */
@@ -32,7 +32,7 @@ export function compileTypeScriptSources(files: PackageFiles): PackageFiles {
   const out: PackageFiles = new Map(files);
   const renamed = new Map<string, string>();
   for (const source of sources) {
-    const target = source.replace(/\.(ts|mts|cts)$/, (_, ext: string) => (ext === 'ts' ? '.js' : ext === 'mts' ? '.mjs' : '.cjs'));
+    const target = source.replace(/\.ts$/, '.js');
     if (files.has(target)) {
       throw new PlughostError('INVALID_MANIFEST', `${source} and ${target} are both in the folder; keep one (the .ts becomes ${target} when packed)`, { details: [{ path: source, message: `${target} exists too` }] });
     }
@@ -50,7 +50,9 @@ export function compileTypeScriptSources(files: PackageFiles): PackageFiles {
     const bytes = out.get(name);
     if (!bytes) continue;
     let text = Buffer.from(bytes).toString('utf8');
-    for (const [from, to] of renamed) text = text.split(JSON.stringify(from)).join(JSON.stringify(to));
+    for (const [from, to] of renamed) {
+      text = text.split(JSON.stringify(from)).join(JSON.stringify(to)).split(JSON.stringify(`./${from}`)).join(JSON.stringify(`./${to}`));
+    }
     out.set(name, new Uint8Array(Buffer.from(text)));
   }
   return out;

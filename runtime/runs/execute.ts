@@ -69,6 +69,9 @@ export function noEventHandler(plugin: SandboxPlugin): PlughostError {
   return new PlughostError('PLUGIN_NO_HANDLER', `plugin \`${plugin.manifest.name}\` declares no handler for onScheduledEvent; add events.onScheduledEvent.handler to plugin.json`);
 }
 
+/** How long a spent O.httpClient send is remembered (longer than any retry or lease of its job). */
+const SEND_RECORD_MS = 7 * 24 * 3_600_000;
+
 export function createRuns(deps: RunsDeps) {
   const { store, installations, executor, runLog, now } = deps;
 
@@ -109,7 +112,9 @@ export function createRuns(deps: RunsDeps) {
       return { run, noRetry: true, outcome };
     }
     if (t.kind === 'background') {
-      const background = await backgroundPayload(deps.egress, plugin, t.spec);
+      // The request of an O.httpClient job is made at most once: its send is spent first.
+      const once = () => store.seenSignatures.spend(`background-http:${meta.scheduleId ?? t.idempotencyKey}`, now() + SEND_RECORD_MS, now());
+      const background = await backgroundPayload(deps.egress, plugin, t.spec, once);
       const { run, outcome } = await executor.run(plugin, { kind: 'hook', payload: { background } }, meta);
       return { run, noRetry: askedNoRetry(outcome) };
     }

@@ -2,8 +2,7 @@
 // entry into the guest carries isolated-vm's timeout; a host watchdog covers code that
 // awaits forever. A timeout inside guest code, a memory overrun or any other fatal error
 // disposes the isolate, and the sandbox builds a fresh one for the next call.
-import type { ErrorCode } from '../errors.ts';
-import { PlughostError } from '../errors.ts';
+import { PlughostError, type ErrorCode } from '../errors.ts';
 import { defaults } from '../options.ts';
 import type { ChannelHandler, PreparedIsolate } from './prepared-isolate.ts';
 import { fatalMessage, opError, pluginError, REFUSALS, type Refusal } from './guest-errors.ts';
@@ -46,6 +45,8 @@ interface Invocation {
   pendingOpBytes: number;
   /** Log lines and operations received from the guest: the host's own count, behind the guest's. */
   messages: number;
+  /** O.audit.write entries this run wrote. */
+  audits?: number;
   /** True while the guest holds timers of this invocation: an event run is not over then. */
   timers: boolean;
   /** True once the guest said it dropped log lines of this invocation: read the count at the end. */
@@ -63,6 +64,8 @@ interface Invocation {
   done: Promise<InvocationOutcome>;
 }
 
+/** O.audit.write entries one run may write: the audit log is the workspace's, not the plugin's. */
+const MAX_AUDITS_PER_RUN = 100;
 const objectOf = (v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? v : {});
 const TEXT_FILE = /\.(js|cjs|json)$/;
 const LEVELS = new Set(['log', 'info', 'warn', 'error', 'debug']);
@@ -313,6 +316,18 @@ export function createPluginIsolate(options: PluginIsolateOptions): PluginIsolat
       const request = JSON.parse(text) as ServiceRequest & { id: number };
       const inv = invocations.get(Number(request.id));
       if (!inv || !options.services) throw new Error('a service can only be called while the plugin is running');
+      // Counted here as well as in the glue: plugin code shares the glue's scope and can forge
+      // a request the glue never counted (P.db, O.background, O.audit, services alike).
+      if (++inv.messages > 2 * maxMessages + 64) {
+        dispose('message flood');
+        throw new PlughostError('PLUGIN_LIMIT', 'this run sent the host far more messages than its limit (guestMessages); its isolate was stopped', { details: { limit: 'guestMessages' } });
+      }
+      if (inv.messages > maxMessages) {
+        throw new PlughostError('PLUGIN_LIMIT', `this run has sent the host ${maxMessages} messages, its limit (guestMessages); synchronous calls (services, P.db, O.background, O.audit) count too`, { details: { limit: 'guestMessages' } });
+      }
+      if (request.t === 'audit' && (inv.audits = (inv.audits ?? 0) + 1) > MAX_AUDITS_PER_RUN) {
+        throw new PlughostError('PLUGIN_LIMIT', `a run writes at most ${MAX_AUDITS_PER_RUN} audit entries (O.audit.write)`, { details: { limit: 'auditEntries' } });
+      }
       const value = await options.services(plugin, request, inv.deadline, (level, line) => inv.log.append(level, line));
       return JSON.stringify({ ok: true, value }); // undefined stays undefined: O.service moves on to the next implementation
     } catch (err) {

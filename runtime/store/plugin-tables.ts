@@ -22,6 +22,9 @@ export interface Query { where: Clause[]; order: Array<{ field: string; desc: bo
 
 export type Row = Record<string, unknown> & { id: number };
 
+/** Fields one table may have in all (the declarations of every version together). */
+export const MAX_FIELDS = 100;
+
 /** How a field's values are kept: numbers for dates (epoch ms), links and users. */
 const COLUMN: Record<FieldType, 'text' | 'bigint' | 'integer' | 'boolean' | 'double'> = {
   text: 'text', json: 'text', ref: 'text', file: 'text', labelList: 'text', time: 'text', numeric: 'text',
@@ -46,12 +49,14 @@ function addColumn(t: Knex.CreateTableBuilder, field: string, def: FieldDef): vo
   else t.double(c);
 }
 
-function addIndexes(t: Knex.CreateTableBuilder, table: string, fields: TableFields, only?: Set<string>): void {
+/** The indexes a declaration asks for (of `only`'s fields, when given), made if absent: safe to repeat, inside a transaction too. */
+async function addIndexes(trx: Knex.Transaction, table: string, fields: TableFields, only?: Set<string>): Promise<void> {
   for (const [field, def] of Object.entries(fields)) {
     if (only && !only.has(field)) continue;
     const cols = [field, ...(def.indexedWith ?? [])].map(column);
-    if (def.uniqueIndex) t.unique(cols, { indexName: indexName(table, cols) });
-    else if (def.indexed || def.indexedWith?.length || def.type === 'link') t.index(cols, indexName(table, cols));
+    const unique = Boolean(def.uniqueIndex);
+    if (!unique && !(def.indexed || def.indexedWith?.length || def.type === 'link')) continue;
+    await trx.raw(`CREATE ${unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ?? ON ?? (${cols.map(() => '??').join(', ')})`, [indexName(table, cols), table, ...cols]);
   }
 }
 
@@ -119,7 +124,8 @@ export function pluginTablesStore(db: Knex) {
       const physical = physicalName(installationId, name);
       const json = JSON.stringify(fields);
       await db.transaction(async (trx) => {
-        if (isPg) await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`plughost-pdb:${physical}`]);
+        // One installation's declarations one at a time: its table count, and each table's columns.
+        if (isPg) await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`plughost-pdb:${installationId}`]);
         const row = await trx('plugin_tables').where({ installation_id: installationId, name }).first();
         if (row?.fields === json) return;
         if (!row) {
@@ -132,33 +138,32 @@ export function pluginTablesStore(db: Knex) {
           await trx.schema.createTable(physical, (t) => {
             t.increments('id').primary();
             for (const [field, def] of Object.entries(fields)) addColumn(t, field, def);
-            addIndexes(t, physical, fields);
           });
+          await addIndexes(trx, physical, fields);
           await trx('plugin_tables').insert({ installation_id: installationId, name, physical_name: physical, fields: json, updated_at: now });
           return;
         }
         const old = JSON.parse(row.fields) as TableFields;
+        const merged = { ...old, ...fields };
+        if (Object.keys(merged).length > MAX_FIELDS) {
+          throw new PlughostError('PLUGIN_DB_INVALID', `P.db.${name} would have ${Object.keys(merged).length} fields with the ones declared before; at most ${MAX_FIELDS}`);
+        }
         for (const [field, def] of Object.entries(fields)) {
-          const was = old[field];
-          if (was && COLUMN[was.type] !== COLUMN[def.type]) {
+          const was = Object.hasOwn(old, field) ? old[field] : undefined;
+          if (was && was.type !== def.type) {
             throw new PlughostError('PLUGIN_DB_INVALID', `P.db.${name}.${field} was declared ${was.type} and is now ${def.type}; plughost adds fields to a table but does not change a field's type (use a new field name)`);
           }
+          const clash = was ? undefined : Object.keys(old).find((f) => f.toLowerCase() === field.toLowerCase());
+          if (clash) throw new PlughostError('PLUGIN_DB_INVALID', `P.db.${name}.${field} differs from the field ${clash} declared before by case only; use another name`);
         }
-        const added = Object.keys(fields).filter((f) => !old[f]);
-        const reindexed = new Set(Object.keys(fields).filter((f) => indexKey(fields[f]) !== indexKey(old[f]) && indexKey(fields[f]) !== indexKey(undefined)));
+        const added = Object.keys(fields).filter((f) => !Object.hasOwn(old, f));
+        const reindexed = new Set(Object.keys(fields).filter((f) => indexKey(fields[f]) !== indexKey(Object.hasOwn(old, f) ? old[f] : undefined) && indexKey(fields[f]) !== indexKey(undefined)));
         await trx.schema.alterTable(physical, (t) => {
           for (const field of added) addColumn(t, field, fields[field]!);
         });
-        if (reindexed.size > 0) {
-          try {
-            await trx.schema.alterTable(physical, (t) => addIndexes(t, physical, fields, reindexed));
-          } catch (err) {
-            // An index that exists already (declared before, under the same name) is kept.
-            if (!/already exists/i.test((err as Error).message)) throw err;
-          }
-        }
+        if (reindexed.size > 0) await addIndexes(trx, physical, fields, reindexed);
         // Fields no longer declared keep their columns (and data): a plugin can declare them again.
-        await trx('plugin_tables').where({ installation_id: installationId, name }).update({ fields: JSON.stringify({ ...old, ...fields }), updated_at: now });
+        await trx('plugin_tables').where({ installation_id: installationId, name }).update({ fields: JSON.stringify(merged), updated_at: now });
       });
     },
 
@@ -191,13 +196,13 @@ export function pluginTablesStore(db: Knex) {
     },
 
     async load(installationId: string, name: string, fields: TableFields, id: number): Promise<Row | null> {
-      const raw = await db(physicalName(installationId, name)).where({ id }).first();
+      const raw = await db(physicalName(installationId, name)).where({ id }).first(['id', ...Object.keys(fields).map(column)]);
       return raw ? rowOut(raw, fields) : null;
     },
 
-    /** The rows a select names, at most `max` (more is an error, not a silent cut). */
-    async select(installationId: string, name: string, fields: TableFields, query: Query, max: number): Promise<Row[]> {
-      const q = db(physicalName(installationId, name)).select('*');
+    /** The rows a select names, at most `max` and `maxBytes` of JSON (more is an error, not a silent cut). */
+    async select(installationId: string, name: string, fields: TableFields, query: Query, max: number, maxBytes: number): Promise<Row[]> {
+      const q = db(physicalName(installationId, name)).select(['id', ...Object.keys(fields).map(column)]);
       applyClauses(q, query.where, 'and');
       for (const o of query.order) q.orderBy(column(o.field), o.desc ? 'desc' : 'asc');
       q.orderBy('id', 'asc'); // ties (and no order at all) come back in a stable order
@@ -208,7 +213,17 @@ export function pluginTablesStore(db: Knex) {
       if (rows.length > max) {
         throw new PlughostError('PLUGIN_LIMIT', `P.db.${name}: this select returns more than ${max} rows (limits.dbSelectRows); give it a limit() and page with offset()`, { details: { limit: 'dbSelectRows', max } });
       }
-      return rows.map((r: Record<string, unknown>) => rowOut(r, fields));
+      const out: Row[] = [];
+      let bytes = 0;
+      for (const raw of rows as Array<Record<string, unknown>>) {
+        const row = rowOut(raw, fields);
+        bytes += Buffer.byteLength(JSON.stringify(row)) + 1;
+        if (bytes > maxBytes) {
+          throw new PlughostError('PLUGIN_LIMIT', `P.db.${name}: this select's rows are over ${maxBytes} bytes of JSON (the result limit); give it a limit() and page with offset()`, { details: { limit: 'maxResultBytes', max: maxBytes } });
+        }
+        out.push(row);
+      }
+      return out;
     },
 
     async count(installationId: string, name: string, query: Query): Promise<number> {

@@ -38,6 +38,11 @@ const toRow = (s: Schedule): Row => ({
   misfire_grace_ms: s.misfireGraceMs ?? null,
 });
 
+/** An occurrence of schedule `s` that is still to finish. */
+function unfinished(this: Knex.QueryBuilder): void {
+  this.select(1).from('occurrences as o').whereRaw('o.schedule_id = s.id').whereIn('o.status', ['pending', 'running']);
+}
+
 export function schedulesTable(db: Knex) {
   return {
     /** Inserts; false when the unique key is taken. */
@@ -74,14 +79,18 @@ export function schedulesTable(db: Knex) {
       const rows: Row[] = await db('schedules').where({ installation_id: installationId, kind }).orderBy('id');
       return rows.map(toSchedule);
     },
-    /** How many of an installation's schedules of `kind` have yet to fire. */
+    /** How many of an installation's one-time schedules of `kind` are not done: yet to fire, or fired with an occurrence pending or running (a retry included). */
     async pendingCount(installationId: string, kind: ScheduleKind): Promise<number> {
-      const row = await db('schedules').where({ installation_id: installationId, kind }).whereNotNull('next_run_at').count({ n: '*' }).first();
+      const row = await db('schedules as s').where({ 's.installation_id': installationId, 's.kind': kind })
+        .andWhere((q) => q.whereNotNull('s.next_run_at').orWhereExists(unfinished))
+        .count({ n: '*' }).first();
       return Number((row as { n: number | string } | undefined)?.n ?? 0);
     },
-    /** Deletes an installation's fired one-time schedules of `kind` made before `before` (their runs stay in the run log). */
+    /** Deletes an installation's done one-time schedules of `kind` made before `before` (their runs stay in the run log; one with an occurrence still to finish stays). */
     async deleteFired(installationId: string, kind: ScheduleKind, before: number): Promise<number> {
-      return db('schedules').where({ installation_id: installationId, kind }).whereNull('next_run_at').andWhere('created_at', '<', before).delete();
+      const done = db('schedules as s').select('s.id').where({ 's.installation_id': installationId, 's.kind': kind }).whereNull('s.next_run_at')
+        .andWhere('s.created_at', '<', before).whereNotExists(unfinished);
+      return db('schedules').whereIn('id', done).delete();
     },
     async update(s: Schedule): Promise<void> {
       const { id: _id, created_at: _c, ...rest } = toRow(s);

@@ -59,6 +59,8 @@ P.respond("GET", "/do/example-sync/misuse", [], function(E) {
     try { O.keychain.credential("Nothing here"); } catch(e) { out.keychain = e.message; }
     try { O.audit.write({data: {}}); } catch(e) { out.audit = e.message; }
     try { O.audit.write({auditEntryType: "Bad Type"}); } catch(e) { out.auditType = e.message; }
+    try { O.audit.write({auditEntryType: "other_plugin:thing"}); } catch(e) { out.auditOther = e.message; }
+    O.audit.write({auditEntryType: "example_sync:claimed", installationId: "someone-else"});
     E.response.kind = 'json';
     E.response.body = out;
 });
@@ -158,6 +160,11 @@ test('O.httpClient: the host makes the request (keychain credentials, form body)
   assert.equal(sent.headers.authorization, `Basic ${Buffer.from('reporter:s3cret').toString('base64')}`);
   assert.equal(sent.headers['content-type'], 'application/x-www-form-urlencoded');
   assert.equal(sent.body, 'label=steady&tries=1');
+  // The credential went by name: the stored job never held the secret, and jobs are not schedules to read.
+  const jobs = await h.host.store.schedules.ofInstallation(installationId, 'background');
+  assert.ok(jobs.length > 0);
+  assert.doesNotMatch(JSON.stringify(jobs), /s3cret|cmVwb3J0ZXI6czNjcmV0/);
+  assert.equal((await h.api('GET', `/api/v1/workspaces/bg/schedules/${jobs[0]!.id}`)).status, 404);
   const callback = (await backgroundRuns()).find((run: { target: string }) => run.target.endsWith('→ example_sync:reported'));
   assert.ok(callback);
   assert.equal(callback.target, 'POST https://reports.example.com/report → example_sync:reported');
@@ -196,7 +203,11 @@ test('misuse fails naming what is wrong', async () => {
   assert.match(out.name!, /name is "example_sync:<name>" for this plugin/);
   assert.match(out.keychain!, /No credential named "Nothing here"/);
   assert.match(out.audit!, /takes an entry with an auditEntryType/);
-  assert.match(out.auditType!, /auditEntryType must be "plugin_name:entry_type"/);
+  assert.match(out.auditType!, /auditEntryType must be "example_sync:<entry_type>"/);
+  assert.match(out.auditOther!, /auditEntryType must be "example_sync:<entry_type>"/);
+  // The installation an entry names is the host's to say.
+  const audit = (await h.api('GET', '/api/v1/workspaces/bg/integration-messages/audit')).body.data;
+  assert.equal(audit.find((a: { action: string }) => a.action === 'example_sync:claimed').detail.installationId, installationId);
 });
 
 test('without pBackgroundProcessing or pHTTPClient the calls are refused naming the privilege; nothing is queued', async () => {

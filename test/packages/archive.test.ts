@@ -179,3 +179,23 @@ test('packing refuses links out of the folder, oversized files and bad manifests
   await rejectsWith(packDirectory(root), 'INVALID_MANIFEST', ['namespace']);
   await rejectsWith(readPackageDirectory(join(root, 'missing')), 'INVALID_ARCHIVE');
 });
+
+test("a folder whose package.json lists plughost packs without plughost and what it needs, keeping the plugin's vendored packages", async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'plughost-pack-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  await writeTree(root, {
+    ...basicFiles(),
+    'package.json': JSON.stringify({ name: 'mine', dependencies: { plughost: 'file:../plughost-0.1.0.tgz', leftpad: '1.0.0' } }),
+    'node_modules/.package-lock.json': '{}',
+    'node_modules/.bin/plughost': '#!/bin/sh',
+    'node_modules/plughost/package.json': JSON.stringify({ name: 'plughost', dependencies: { knex: '3', '@koa/router': '15' } }),
+    'node_modules/plughost/bin/plughost.js': '',
+    'node_modules/knex/package.json': JSON.stringify({ name: 'knex', dependencies: { tarn: '3' } }),
+    'node_modules/tarn/package.json': JSON.stringify({ name: 'tarn' }),
+    'node_modules/@koa/router/package.json': JSON.stringify({ name: '@koa/router' }),
+    'node_modules/leftpad/package.json': JSON.stringify({ name: 'leftpad' }),
+    'node_modules/leftpad/index.js': 'module.exports = 1;',
+  });
+  const { files } = await readPackageDirectory(root);
+  assert.deepEqual([...files.keys()].sort(), ['node_modules/leftpad/index.js', 'node_modules/leftpad/package.json', 'package.json', 'plugin.js', 'plugin.json']);
+});

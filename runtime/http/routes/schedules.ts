@@ -70,7 +70,8 @@ export function scheduleRoutes(router: ApiRouter, deps: ApiDeps) {
   });
   const pluginSchedule = async (ws: string, id: string) => {
     const s = await store.schedules.get(id);
-    if (!s || s.workspaceId !== ws || s.kind === 'webhook') throw new PlughostError('SCHEDULE_NOT_FOUND', `no plugin schedule or hook \`${id}\` in workspace \`${ws}\``);
+    // Background jobs are not schedules a person manages (and their specs are the plugin's).
+    if (!s || s.workspaceId !== ws || s.kind === 'webhook' || s.kind === 'background') throw new PlughostError('SCHEDULE_NOT_FOUND', `no plugin schedule or hook \`${id}\` in workspace \`${ws}\``);
     return s;
   };
   router.get('/workspaces/:ws/schedules', guard, async (ctx) => {

@@ -79,7 +79,7 @@ function checkDeclaration(name, fields) {
   const out = {};
   for (const field of ObjectKeys(fields)) {
     const def = fields[field];
-    if (field === 'id') throw dbError("'id' is not allowed as field name.");
+    if (field.toLowerCase() === 'id') throw dbError("'id' is not allowed as field name.");
     if (!DB_NAME.test(field)) throw dbError("Database table or column name '" + field + "' is not allowed. Names must begin with a-z and be composed of a-zA-Z0-9 only.");
     if (lower[field.toLowerCase()]) throw dbError('Field name ' + name + '.' + field + ' differs from another field name by case only.');
     lower[field.toLowerCase()] = true;
@@ -308,6 +308,8 @@ function createSelect(base, fields, rowFromStored) {
   return new ProxyCtor(select, {
     get(target, key, receiver) {
       if (typeof key === 'string' && /^(0|[1-9]\d*)$/.test(key)) return run()[Number(key)];
+      // Haplo's joins, aggregates and group queries (whereJSONProperty, aggregate, whereMemberOfGroup…) are not provided.
+      if (typeof key === 'string' && !(key in target) && !SetHas(NOT_STAND_INS, key)) return unsupported('P.db.' + base.table + '.select().' + key);
       return ReflectGet(target, key, receiver);
     },
     has(target, key) {

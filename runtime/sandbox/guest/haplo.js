@@ -385,7 +385,7 @@ function countedSync(request) {
  * `(data, client, response)` in a background run of its own.
  */
 function haploHttpClient(url) {
-  const req = { url: url === undefined || url === null ? null : StringCtor(url), method: 'GET', headers: {}, body: undefined, params: [] };
+  const req = { url: url === undefined || url === null ? null : StringCtor(url), method: 'GET', headers: {}, body: undefined, params: [], keychain: undefined };
   const client = {
     url(u) { req.url = StringCtor(u); return client; },
     method(m) { req.method = StringCtor(m).toUpperCase(); return client; },
@@ -394,10 +394,13 @@ function haploHttpClient(url) {
     bodyParameter(name, value) { req.params.push(encodeURIComponent(StringCtor(name)) + '=' + encodeURIComponent(StringCtor(value))); return client; },
     retryDelay() { return client; },
     useCredentialsFromKeychain(name) {
+      // Checked now, sent by name: the host adds the credential when it makes the request, so
+      // the secret is never stored with the queued job.
       const c = globalThis.O.keychain.credential(name);
-      if (c.account.username !== undefined) req.headers.Authorization = 'Basic ' + btoa(StringCtor(c.account.username) + ':' + StringCtor(c.secret.password === undefined ? '' : c.secret.password));
-      else if (c.secret.token !== undefined || c.secret.bearer !== undefined) req.headers.Authorization = 'Bearer ' + StringCtor(c.secret.token === undefined ? c.secret.bearer : c.secret.token);
-      else throw new ErrorCtor('credential "' + StringCtor(name) + '" has no account.username (HTTP Basic) or secret.token (Bearer)');
+      if (c.account.username === undefined && c.secret.token === undefined && c.secret.bearer === undefined) {
+        throw new ErrorCtor('credential "' + StringCtor(name) + '" has no account.username (HTTP Basic) or secret.token (Bearer)');
+      }
+      req.keychain = StringCtor(name);
       return client;
     },
     request(callback, data) {
@@ -413,7 +416,7 @@ function haploHttpClient(url) {
         else if (body === undefined) { body = req.params.join('&'); headers['Content-Type'] = 'application/x-www-form-urlencoded'; }
       }
       countedSync({ t: 'background', callback: pluginName + ':' + callback.$callbackName, data: data === undefined ? null : encodeValue(data),
-        http: { url: target, method: req.method, headers, ...(body === undefined ? {} : { body }) } });
+        http: { url: target, method: req.method, headers, ...(body === undefined ? {} : { body }), ...(req.keychain === undefined ? {} : { keychain: req.keychain }) } });
     },
     get $requestSettings() { return { url: req.url, method: req.method }; },
   };
