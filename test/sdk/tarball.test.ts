@@ -76,8 +76,13 @@ test('the globals have types: a // @ts-check plugin file checks, and a typo in $
 
 test('npx plughost dev reloads an edit, and npx plughost trigger fires an event on it', async (t) => {
   const app = path.join(authoring, 'freshworks-app');
-  const dev = spawn('npx', ['plughost', 'dev', 'freshworks-app', '--port', '0'], { cwd: authoring, env: authorEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => { dev.kill('SIGTERM'); });
+  // Its own process group: npx does not pass a signal on to the plughost it started.
+  const dev = spawn('npx', ['plughost', 'dev', 'freshworks-app', '--port', '0'], { cwd: authoring, env: authorEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const gone = new Promise<void>((resolve) => dev.once('exit', () => resolve()));
+  t.after(async () => {
+    try { process.kill(-dev.pid!, 'SIGTERM'); } catch { /* already gone */ }
+    await gone;
+  });
   let out = '';
   const waiters = new Set<() => void>();
   const feed = (c: Buffer) => { out += c.toString(); for (const w of [...waiters]) w(); };
