@@ -30,7 +30,8 @@ export function pluginNameFor(dir: string): string {
   return name;
 }
 
-function listFiles(root: string, prefix = ''): string[] {
+/** The files under `root`, relative to it with `/`, sorted. */
+export function listFiles(root: string, prefix = ''): string[] {
   const out: string[] = [];
   for (const entry of fs.readdirSync(path.join(root, prefix), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const rel = prefix ? `${prefix}/${entry.name}` : entry.name;

@@ -5,19 +5,15 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { listFiles } from './init.ts';
 
 /** The test files of a plugin folder, relative to it, in a stable order. */
 export function testFilesOf(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (rel: string) => {
-    for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const child = rel ? `${rel}/${entry.name}` : entry.name;
-      if (entry.isDirectory() && entry.name !== 'node_modules' && !entry.name.startsWith('.')) walk(child);
-      else if (entry.isFile() && /\.test\.(js|mjs|cjs|ts|mts)$/.test(entry.name)) out.push(child);
-    }
-  };
-  if (fs.existsSync(path.join(dir, 'test'))) walk('test');
-  return out;
+  const root = path.join(dir, 'test');
+  if (!fs.existsSync(root)) return [];
+  return listFiles(root)
+    .filter((f) => /\.test\.(js|mjs|cjs|ts|mts)$/.test(f) && !f.split('/').some((part) => part === 'node_modules' || part.startsWith('.')))
+    .map((f) => `test/${f}`);
 }
 
 export function testCommand(program: Command): void {

@@ -8,7 +8,7 @@ import type http from 'node:http';
 import path from 'node:path';
 import { html, trusted, type SafeHtml } from '../http/admin-ui/html.ts';
 import type { Run } from '../store/runs.ts';
-import { parseDuration } from './dev-tools.ts';
+import { formatInstant, parseDuration } from './dev-tools.ts';
 
 export interface DevPageState {
   /** The host's base URL, the dev workspace and its zone. */
@@ -34,10 +34,6 @@ async function formOf(req: http.IncomingMessage): Promise<URLSearchParams> {
     chunks.push(chunk as Buffer);
   }
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-}
-
-function inZone(ms: number, zone: string): string {
-  return new Intl.DateTimeFormat('sv-SE', { timeZone: zone, dateStyle: 'short', timeStyle: 'medium' }).format(ms);
 }
 
 export function devPage(state: DevPageState, key: string) {
@@ -70,7 +66,7 @@ export function devPage(state: DevPageState, key: string) {
     return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>plughost dev</title><style>${trusted('body{font:14px/1.4 system-ui,sans-serif;margin:1rem;max-width:60rem}form{margin:.5rem 0;padding:.5rem;border:1px solid #ccc}textarea{width:100%;height:5rem}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eee;padding:.2rem .4rem;text-align:left;overflow-wrap:anywhere}.error{color:#a00}.ok{color:#060}pre{white-space:pre-wrap;margin:0;font-size:12px}')}</style></head>
 <body><h1>plughost dev</h1>
-<p>${loaded ? html`<b>${loaded.name}</b> (installation ${loaded.installationId})` : 'nothing loaded yet: see the terminal'} · workspace ${state.workspaceId} (${state.zone}) · virtual clock ${inZone(Date.parse(String(clock.now)), state.zone)}</p>
+<p>${loaded ? html`<b>${loaded.name}</b> (installation ${loaded.installationId})` : 'nothing loaded yet: see the terminal'} · workspace ${state.workspaceId} (${state.zone}) · virtual clock ${formatInstant(Date.parse(String(clock.now)), state.zone)}</p>
 ${message}
 ${loaded && events.length > 0 ? html`
 <form method="post" action="${base}/event"><b>Fire an event</b>
@@ -84,7 +80,7 @@ ${loaded && loaded.hooks.length > 0 ? html`<form method="post" action="${base}/h
  <label>advance <input name="advance" placeholder="1h, 30m, 1d"></label> or <label>set to <input name="set" placeholder="2026-06-10T06:00:00Z"></label>
  <button>Move</button></form>
 <h2>Last runs</h2><table><tr><th>started</th><th>kind</th><th>target</th><th>status</th></tr>
-${runs.map((r) => html`<tr><td title="${new Date(r.startedAt).toISOString()}">${inZone(r.startedAt, state.zone)}</td><td>${r.kind}</td><td>${r.target}</td>
+${runs.map((r) => html`<tr><td title="${new Date(r.startedAt).toISOString()}">${formatInstant(r.startedAt, state.zone)}</td><td>${r.kind}</td><td>${r.target}</td>
 <td>${STATUS_MARK[r.status] ?? ''} ${r.status}${r.error ? html`<pre>${r.error.message.split('\n')[0]}</pre>` : ''}</td></tr>`)}</table>
 </body></html>`;
   };

@@ -25,6 +25,10 @@ function credentialHeader(plugin: SandboxPlugin, name: string | undefined): Reco
   throw Object.assign(new Error(`credential "${name}" has no account.username or secret.token`), { code: 'EGRESS_FAILED' });
 }
 
+/** A response that never came: the callback hears why. */
+const noResponse = (errorMessage: string): NonNullable<BackgroundPayload['response']> =>
+  ({ successful: false, status: '', type: 'FAIL', errorMessage, headers: {}, bodyText: '', mimeType: 'application/octet-stream' });
+
 /**
  * `once` spends the job's one send (false: it was spent, by an attempt cut short by a crash or a
  * lost lease): the request is then not sent again, and the callback hears why.
@@ -35,7 +39,7 @@ export async function backgroundPayload(egress: EgressClient, plugin: SandboxPlu
   if (!(await once())) {
     return {
       name: spec.name, data: spec.data, http: spec.http,
-      response: { successful: false, status: '', type: 'FAIL', errorMessage: 'an earlier attempt at this request was cut short (the host stopped or lost its lease); it may have been sent, so it is not sent again', headers: {}, bodyText: '', mimeType: 'application/octet-stream' },
+      response: noResponse('an earlier attempt at this request was cut short (the host stopped or lost its lease); it may have been sent, so it is not sent again'),
     };
   }
   try {
@@ -53,7 +57,7 @@ export async function backgroundPayload(egress: EgressClient, plugin: SandboxPlu
     const e = err as { code?: string; message: string };
     return {
       name: spec.name, data: spec.data, http: spec.http,
-      response: { successful: false, status: '', type: 'FAIL', errorMessage: `${e.code ?? 'EGRESS_FAILED'}: ${e.message}`, headers: {}, bodyText: '', mimeType: 'application/octet-stream' },
+      response: noResponse(`${e.code ?? 'EGRESS_FAILED'}: ${e.message}`),
     };
   }
 }

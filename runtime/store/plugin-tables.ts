@@ -62,7 +62,7 @@ async function addIndexes(trx: Knex.Transaction, table: string, fields: TableFie
 
 const indexKey = (def: FieldDef | undefined) => (def ? JSON.stringify([Boolean(def.uniqueIndex), Boolean(def.indexed || def.indexedWith?.length || def.type === 'link'), def.indexedWith ?? []]) : '');
 
-/** The knex where() tree of a select; `cols` maps a field to its column. */
+/** The knex where() tree of a select (fields become their columns). */
 function applyClauses(q: Knex.QueryBuilder, clauses: Clause[], join: 'and' | 'or'): void {
   for (const clause of clauses) {
     const method = join === 'and' ? 'where' : 'orWhere';

@@ -44,7 +44,7 @@ test('the page shows the plugin, the clock in the workspace zone, and fires an e
   await page.goto(pageUrl);
   const intro = await page.locator('body > p').first().textContent();
   assert.match(intro!, /dev-sample@1\.0\.0-dev\.1/);
-  assert.match(intro!, /Europe\/Rome.*2026-06-10 08:00:00/);
+  assert.match(intro!, /Europe\/Rome.*2026-06-10T08:00:00\+02:00/);
   await page.locator('textarea[name=data]').fill('{"text": "from the page"}');
   await page.getByRole('button', { name: 'Fire' }).click();
   await page.waitForURL(/ran=/);
